@@ -45,6 +45,9 @@ export interface DisplayHost {
   display(bundle: MimeBundle, options?: DisplayOptions): void;
   update(id: string, bundle: MimeBundle, options?: { metadata?: MimeMetadata }): void;
   clear(options?: { wait?: boolean }): void;
+  /** Runs `fn` once before the running cell reports idle: throttled live outputs use it to
+   *  draw their final state inside the cell that produced it. */
+  beforeIdle?(fn: () => void): void;
 }
 
 const hostKey = Symbol.for("tensorbook.displayHost");
