@@ -40,6 +40,8 @@ export function toPlotly(spec: FigureSpec): PlotlyFigure {
     colorway,
     annotations: [] as Record<string, unknown>[],
   };
+  // A series name shown in several panels (training/validation) gets one legend entry.
+  const legendNames = new Set<string>();
   if (spec.title) layout.title = { text: spec.title };
   spec.panels.forEach((panel, i) => {
     const row = Math.floor(i / spec.cols);
@@ -52,7 +54,7 @@ export function toPlotly(spec: FigureSpec): PlotlyFigure {
     const yaxis: Record<string, unknown> = { domain: domain(spec.rows - 1 - row, spec.rows), anchor: xref };
     if (panel.xlabel) xaxis.title = { text: panel.xlabel };
     if (panel.ylabel) yaxis.title = { text: panel.ylabel };
-    if (panel.kind === "xy") addXY(panel, xref, yref, yaxis, data);
+    if (panel.kind === "xy") addXY(panel, xref, yref, yaxis, data, legendNames);
     else addMatrix(panel, xref, yref, xaxis, yaxis, data, layout.annotations as Record<string, unknown>[]);
     layout[`xaxis${suffix}`] = xaxis;
     layout[`yaxis${suffix}`] = yaxis;
@@ -69,13 +71,21 @@ export function toPlotly(spec: FigureSpec): PlotlyFigure {
   return { data, layout, config: { responsive: false, displaylogo: false } };
 }
 
-function addXY(panel: XYPanel, xref: string, yref: string, yaxis: Record<string, unknown>, data: Record<string, unknown>[]): void {
+function addXY(
+  panel: XYPanel, xref: string, yref: string, yaxis: Record<string, unknown>,
+  data: Record<string, unknown>[], legendNames: Set<string>,
+): void {
   if (panel.logy) yaxis.type = "log";
   panel.series.forEach((s, k) => {
     const color = s.color ?? colorway[k % colorway.length];
     const trace: Record<string, unknown> = { x: s.x, y: s.y, xaxis: xref, yaxis: yref };
-    if (s.name !== undefined) trace.name = s.name;
-    else trace.showlegend = false;
+    if (s.name !== undefined) {
+      Object.assign(trace, { name: s.name, legendgroup: s.name });
+      if (legendNames.has(s.name)) trace.showlegend = false;
+      legendNames.add(s.name);
+    } else {
+      trace.showlegend = false;
+    }
     if (s.kind === "bar") Object.assign(trace, { type: "bar", marker: { color } });
     else if (s.kind === "scatter") Object.assign(trace, { type: "scatter", mode: "markers", marker: { color, size: 6 } });
     else Object.assign(trace, { type: "scatter", mode: "lines", line: { color, dash: s.dash ? "dash" : "solid" } });

@@ -57,6 +57,11 @@ function renderXY(panel: XYPanel, cell: Box, showLegend: boolean): string {
     x1 += barWidth / 2;
   }
   if (x0 === x1) [x0, x1] = [x0 - 1, x1 + 1];
+  if (panel.series.some((s) => s.kind === "scatter")) {
+    // Markers on the edge of the range would be cut in half.
+    const xpad = (x1 - x0) * 0.04;
+    [x0, x1] = [x0 - xpad, x1 + xpad];
+  }
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
   const pad = (y1 - y0) * 0.05;
   if (!hasBars || y0 < 0) y0 -= pad;
@@ -111,7 +116,8 @@ function renderXY(panel: XYPanel, cell: Box, showLegend: boolean): string {
     named.forEach(({ s, k }, row) => {
       const yy = area.y + 18 + row * 16;
       const color = s.color ?? colorway[k % colorway.length]!;
-      out.push(line(lx + 4, yy - 4, lx + 18, yy - 4, color, 2, s.dash));
+      if (s.kind === "line") out.push(line(lx + 4, yy - 4, lx + 18, yy - 4, color, 2, s.dash));
+      else out.push(`<rect x="${f(lx + 7)}" y="${f(yy - 8)}" width="8" height="8" fill="${color}"/>`);
       out.push(text(lx + 22, yy, s.name!, { size: 11 }));
     });
   }
