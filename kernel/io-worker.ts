@@ -1,0 +1,114 @@
+// The kernel's I/O thread (a worker_threads Worker started by main.ts). It owns every ZeroMQ
+// socket, so heartbeats are answered and iopub output is published even while the main
+// thread is stuck in a long synchronous cell.
+//
+//   hb      REP     echo
+//   iopub   PUB     whatever the main thread posts, signed here
+//   shell   ROUTER  verified requests -> main thread (numbered, see `arrived`)
+//   control ROUTER  same, except interrupt_request: answered here at once, then SIGINT
+//   stdin   ROUTER  input_reply -> main thread
+//
+// Every incoming message is verified (HMAC-SHA256, constant time) before anything else; a
+// message with a missing or wrong signature, or malformed frames, is dropped and logged to
+// stderr, never forwarded.
+//
+import { parentPort, workerData } from "node:worker_threads";
+import * as zmq from "zeromq";
+import { reviveMessage, type IoWorkerData, type ToMain, type ToWorker } from "./io-protocol.js";
+import { decode, encode, endpoint, makeMessage, signingKey } from "./wire.js";
+
+/** A socket whose sends are serialized (zeromq rejects a send while one is in flight). */
+class Outgoing {
+  private chain: Promise<void> = Promise.resolve();
+  constructor(
+    readonly socket: zmq.Publisher | zmq.Router | zmq.Reply,
+    private readonly name: string,
+  ) {}
+  send(frames: Buffer[]): void {
+    this.chain = this.chain.then(
+      () => this.socket.send(frames),
+    ).catch((e: Error) => log(`send on ${this.name} failed: ${e.message}`));
+  }
+  flushed(): Promise<void> {
+    return this.chain;
+  }
+}
+
+function log(text: string): void {
+  process.stderr.write(`tensorbook[io]: ${text}\n`);
+}
+
+async function run(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error("io-worker.ts must run as a worker thread (started by kernel/main.ts)");
+  const data = workerData as IoWorkerData;
+  const info = data.connection;
+  const key = signingKey(info.key, info.signature_scheme);
+  const arrived = new Int32Array(data.arrived);
+  const post = (m: ToMain) => port.postMessage(m);
+
+  const hb = new zmq.Reply({ linger: 0 });
+  const iopub = new zmq.Publisher({ linger: 1000 });
+  const shell = new zmq.Router({ linger: 1000 });
+  const control = new zmq.Router({ linger: 1000 });
+  const stdin = new zmq.Router({ linger: 1000 });
+  await Promise.all([
+    hb.bind(endpoint(info, "hb")),
+    iopub.bind(endpoint(info, "iopub")),
+    shell.bind(endpoint(info, "shell")),
+    control.bind(endpoint(info, "control")),
+    stdin.bind(endpoint(info, "stdin")),
+  ]);
+  const out = { iopub: new Outgoing(iopub, "iopub"), shell: new Outgoing(shell, "shell"), control: new Outgoing(control, "control"), stdin: new Outgoing(stdin, "stdin") };
+
+  port.on("message", (m: ToWorker) => {
+    if (m.kind === "send") {
+      out[m.channel].send(encode(reviveMessage(m.msg), key));
+    } else if (m.kind === "close") {
+      void Promise.all(Object.values(out).map((o) => o.flushed())).then(() => {
+        for (const s of [hb, iopub, shell, control, stdin]) s.close();
+        post({ kind: "closed" });
+      });
+    }
+  });
+
+  const heartbeat = async () => {
+    for await (const frames of hb) await hb.send(frames);
+  };
+
+  const serve = async (socket: zmq.Router, channel: "shell" | "control" | "stdin") => {
+    for await (const frames of socket) {
+      const r = decode(frames, key);
+      if (!r.ok) {
+        log(`dropped a message on ${channel}: ${r.reason}`);
+        continue;
+      }
+      const msg = r.msg;
+      if (channel === "stdin") {
+        post({ kind: "stdin", msg });
+      } else if (channel === "control" && msg.header.msg_type === "interrupt_request") {
+        // Answered here: the main thread may be inside `while (true) {}`. SIGINT then stops
+        // the running cell (vm breakOnSigint for sync code, engine.interrupt() for awaits).
+        const busy = makeMessage("status", { execution_state: "busy" }, msg, data.session, { identities: [] });
+        out.iopub.send(encode(busy, key));
+        out.control.send(encode(makeMessage("interrupt_reply", { status: "ok" }, msg, data.session), key));
+        out.iopub.send(encode(makeMessage("status", { execution_state: "idle" }, msg, data.session, { identities: [] }), key));
+        process.kill(process.pid, "SIGINT");
+      } else {
+        const seq = Atomics.add(arrived, 0, 1) + 1;
+        post({ kind: "request", channel, msg, seq });
+      }
+    }
+  };
+
+  post({ kind: "ready" });
+  await Promise.all([heartbeat(), serve(shell, "shell"), serve(control, "control"), serve(stdin, "stdin")]).catch((e: Error) => {
+    // Sockets closed at shutdown end the loops with an error; anything else is a bug to report.
+    if (!/closed|terminated/i.test(e.message)) log(`I/O loop stopped: ${e.stack ?? e.message}`);
+  });
+}
+
+run().catch((e: Error) => {
+  log(`cannot start: ${e.message}`);
+  process.exit(1);
+});

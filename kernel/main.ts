@@ -1,0 +1,136 @@
+// The kernel process: `node dist/kernel/main.js -f <connection file>` (what kernel.json runs).
+// Starts the I/O thread (io-worker.ts), wires it to the protocol handlers, and loads the
+// language engine lazily: the first kernel_info_reply goes out before TypeScript is loaded,
+// and the engine loads in the background right after (or when a request first needs it).
+//
+// The engine module is kernel/compiler/index.js (createTypeScriptEngine); TENSORBOOK_ENGINE
+// may name another module with the same export (protocol tests use a plain JS engine).
+
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { comms } from "./comm.js";
+import type { Engine } from "./engine.js";
+import { KernelHandlers } from "./handlers.js";
+import { defaultHistoryFile, HistoryStore } from "./history.js";
+import { reviveMessage, type IoWorkerData, type ToMain, type ToWorker } from "./io-protocol.js";
+import { kernelInfoContent } from "./kernel-info.js";
+import { parseConnectionInfo } from "./wire.js";
+
+interface EngineModule {
+  createTypeScriptEngine(options: { cwd: string }): Engine;
+}
+
+function engineSpecifier(): string {
+  const chosen = process.env.TENSORBOOK_ENGINE;
+  if (!chosen) return new URL("./compiler/index.js", import.meta.url).href;
+  return /^[a-z]+:/i.test(chosen) ? chosen : pathToFileURL(resolve(chosen)).href;
+}
+
+/** Formats an error nobody awaited, for the stderr of the running (or next) cell. */
+export function formatStray(kind: string, e: unknown): string {
+  const text = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+  return `${kind}: ${text}\n`;
+}
+
+export async function runKernel(connectionFile: string): Promise<void> {
+  const connection = parseConnectionInfo(JSON.parse(readFileSync(connectionFile, "utf8")), connectionFile);
+  const session = randomUUID();
+  const arrived = new SharedArrayBuffer(4);
+  const counter = new Int32Array(arrived);
+  const workerData: IoWorkerData = { connection, arrived, session };
+  const worker = new Worker(new URL("./io-worker.js", import.meta.url), { workerData });
+  const toWorker = (m: ToWorker) => worker.postMessage(m);
+
+  let engine: Engine | undefined;
+  let loading: Promise<Engine> | undefined;
+  const loadEngine = (): Promise<Engine> =>
+    (loading ??= import(engineSpecifier()).then((m: EngineModule) => {
+      engine = m.createTypeScriptEngine({ cwd: process.cwd() });
+      return engine;
+    }));
+  // Load in the background once the front end has had its first kernel_info_reply.
+  let warmTimer: NodeJS.Timeout | undefined = setTimeout(() => void loadEngine().catch(() => {}), 1000);
+  const warm = () => {
+    if (warmTimer === undefined) return;
+    clearTimeout(warmTimer);
+    warmTimer = undefined;
+    setTimeout(() => void loadEngine().catch((e: Error) => process.stderr.write(`tensorbook: engine failed to load: ${e.stack}\n`)), 5);
+  };
+
+  let exiting = false;
+  const shutdown = () => {
+    if (exiting) return;
+    exiting = true;
+    toWorker({ kind: "close" });
+    setTimeout(() => process.exit(0), 1500).unref();
+  };
+
+  const handlers = new KernelHandlers({
+    engine: loadEngine,
+    outbox: { send: (channel, msg) => toWorker({ kind: "send", channel, msg }) },
+    session,
+    history: new HistoryStore(defaultHistoryFile()),
+    comms,
+    kernelInfo: kernelInfoContent,
+    arrivedSoFar: () => Atomics.load(counter, 0),
+    onShutdown: shutdown,
+  });
+
+  worker.on("message", (m: ToMain) => {
+    if (m.kind === "request") {
+      const msg = reviveMessage(m.msg);
+      void handlers.receive(m.channel, msg, m.seq).then(() => {
+        if (msg.header.msg_type === "kernel_info_request") warm();
+      });
+    } else if (m.kind === "stdin") {
+      handlers.receiveStdin(reviveMessage(m.msg));
+    } else if (m.kind === "closed") {
+      process.exit(0);
+    }
+  });
+  worker.on("error", (e) => {
+    process.stderr.write(`tensorbook: I/O thread failed: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  });
+  worker.on("exit", (code) => {
+    if (!exiting) {
+      process.stderr.write(`tensorbook: I/O thread exited (${code}); stopping the kernel\n`);
+      process.exit(1);
+    }
+  });
+
+  // Interrupt (signal mode, or the I/O thread's answer to interrupt_request): synchronous
+  // cells are stopped by the engine's breakOnSigint; pending awaits by engine.interrupt().
+  process.on("SIGINT", () => handlers.interrupt(engine));
+  // Errors nobody awaited must not kill the kernel: show them on the cell's stderr.
+  process.on("uncaughtException", (e) => handlers.reportStray(formatStray("Uncaught", e)));
+  process.on("unhandledRejection", (e) => handlers.reportStray(formatStray("Unhandled promise rejection", e)));
+}
+
+function connectionFileFromArgv(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-f" || a === "--connection-file") return argv[i + 1];
+    if (a.startsWith("--connection-file=")) return a.slice("--connection-file=".length);
+    if (a.startsWith("-f=")) return a.slice(3);
+  }
+  return undefined;
+}
+
+// Run when executed directly (node dist/kernel/main.js -f ...), not when imported by the CLI.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const file = connectionFileFromArgv(process.argv.slice(2));
+  if (!file) {
+    process.stderr.write("usage: node dist/kernel/main.js -f <connection file>\n");
+    process.exit(2);
+  }
+  runKernel(file).catch((e: Error) => {
+    process.stderr.write(`tensorbook: ${e.message}\n`);
+    process.exit(1);
+  });
+}
+
+export { connectionFileFromArgv };
