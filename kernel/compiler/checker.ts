@@ -1,0 +1,314 @@
+// Type checking of notebook cells against the cells before them, with one long-lived
+// TypeScript LanguageService over an in-memory host.
+//
+// Virtual files, all in the notebook's folder so that relative imports resolve from there:
+//   __tb_globals.d.ts   the cell API (display, input, help, module "tslab"); never changes
+//   __tb_prev.d.ts      declarations carried from earlier cells, as `declare global { ... }`
+//   __tb_cell.ts        the cell being run, "export-ified" (see below); one version per run
+//   __tb_probe.ts       scratch file for complete/inspect/help
+//
+// Why this shape: a cell file is always a module (a trailing `export {}`), so its own
+// top-level names shadow the carried globals of earlier cells instead of clashing with
+// them: re-running `const x = 1` or redeclaring `interface Foo` just works. Every top-level
+// declaration of the cell gets an `export ` inserted before it, so that TypeScript's own
+// declaration emit (d.ts) writes a declaration for each of them with the inferred type;
+// those become the carried text. The insertions shift columns on their line only; `Prepared`
+// maps offsets back to the user's text.
+//
+// Performance: only __tb_cell.ts (and __tb_prev.d.ts when a cell declared something)
+// change version between runs, so the LanguageService reuses the old program's structure;
+// disk reads (lib files, @types/node, packages) are cached; only the cell file's
+// diagnostics are computed.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import ts from "typescript";
+import { AMBIENT_DTS } from "./ambient.js";
+import { Carried, importEntries, declarationEntries } from "./carry.js";
+
+const EXPORT = "export ";
+
+/** A cell rewritten for the checker, with the offset map back to the user's text. */
+export class Prepared {
+  readonly checkText: string;
+  /** Offsets in `code` where "export " was inserted, ascending. */
+  readonly insertions: number[];
+  readonly source: ts.SourceFile;
+  readonly nocheck: boolean;
+
+  constructor(readonly code: string) {
+    this.source = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+    this.nocheck = /^\s*\/\/\s*@ts-nocheck\b/.test(code);
+    this.insertions = [];
+    for (const s of this.source.statements) if (needsExport(s)) this.insertions.push(s.getStart(this.source));
+    let text = "";
+    let last = 0;
+    for (const p of this.insertions) {
+      text += code.slice(last, p) + EXPORT;
+      last = p;
+    }
+    // The trailing `export {}` keeps the file a module even without imports/declarations.
+    this.checkText = text + code.slice(last) + "\n;export {};\n";
+  }
+
+  /** Offset in checkText -> offset in code (inside an insertion: its statement start). */
+  toCode(offset: number): number {
+    let shift = 0;
+    for (let i = 0; i < this.insertions.length; i++) {
+      const at = this.insertions[i] + i * EXPORT.length;
+      if (offset < at) break;
+      if (offset < at + EXPORT.length) return this.insertions[i];
+      shift += EXPORT.length;
+    }
+    return Math.min(offset - shift, this.code.length);
+  }
+
+  /** Offset in code -> offset in checkText. */
+  toCheck(offset: number): number {
+    let n = 0;
+    while (n < this.insertions.length && this.insertions[n] <= offset) n++;
+    return offset + n * EXPORT.length;
+  }
+
+  /** 0-based line/column in checkText -> 1-based line:col in the cell. */
+  checkToCell(line0: number, col0: number): { line: number; col: number } {
+    this.checkLines ??= lineStarts(this.checkText);
+    const start = this.checkLines[Math.min(line0, this.checkLines.length - 1)];
+    return this.lineCol(this.toCode(start + col0));
+  }
+  private checkLines: number[] | undefined;
+
+  /** 1-based line and column (UTF-16 units) of a code offset. */
+  lineCol(offset: number): { line: number; col: number } {
+    const lc = this.source.getLineAndCharacterOfPosition(offset);
+    return { line: lc.line + 1, col: lc.character + 1 };
+  }
+}
+
+function lineStarts(text: string): number[] {
+  const out = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) out.push(i + 1);
+  return out;
+}
+
+/** Top-level declarations that carry to later cells and lack an `export` of their own. */
+function needsExport(s: ts.Statement): boolean {
+  const carries =
+    ts.isVariableStatement(s) ||
+    (ts.isFunctionDeclaration(s) && s.name !== undefined) ||
+    (ts.isClassDeclaration(s) && s.name !== undefined) ||
+    ts.isInterfaceDeclaration(s) ||
+    ts.isTypeAliasDeclaration(s) ||
+    ts.isEnumDeclaration(s) ||
+    (ts.isModuleDeclaration(s) && ts.isIdentifier(s.name)) ||
+    (ts.isImportEqualsDeclaration(s) && !ts.isExternalModuleReference(s.moduleReference));
+  if (!carries) return false;
+  const mods = ts.canHaveModifiers(s) ? ts.getModifiers(s) : undefined;
+  return !mods?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+}
+
+export interface CellDiagnostic {
+  line: number;
+  col: number;
+  code: number;
+  message: string;
+}
+
+export interface Emitted {
+  js: string;
+  map: string;
+}
+
+/** Diagnostics that do not apply to notebook cells. */
+const IGNORED = new Set([
+  5097, // import path ending in .ts: the executor transpiles .ts files
+  2691,
+  1208, // isolatedModules-style "cannot be compiled under --isolatedModules"
+]);
+
+/** Locates this project's root (the folder of the package.json named "tensorbook"). */
+export function projectRoot(): string {
+  let dir = path.dirname(new URL(import.meta.url).pathname);
+  for (;;) {
+    const pj = path.join(dir, "package.json");
+    if (fs.existsSync(pj)) {
+      try {
+        if ((JSON.parse(fs.readFileSync(pj, "utf8")) as { name?: string }).name === "tensorbook") return dir;
+      } catch {
+        // not ours; keep walking up
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error("tensorbook kernel: cannot find the project's package.json above " + import.meta.url);
+    dir = up;
+  }
+}
+
+export class CellChecker {
+  readonly cwd: string;
+  readonly cellFile: string;
+  readonly prevFile: string;
+  readonly probeFile: string;
+  private readonly globalsFile: string;
+  private readonly options: ts.CompilerOptions;
+  private readonly virtual = new Map<string, { text: string; version: number; snap?: ts.IScriptSnapshot }>();
+  private readonly diskText = new Map<string, string | undefined>();
+  private readonly diskSnap = new Map<string, ts.IScriptSnapshot | undefined>();
+  private readonly dirExists = new Map<string, boolean>();
+  private readonly realpaths = new Map<string, string>();
+  readonly service: ts.LanguageService;
+  readonly carried = new Carried();
+  /** Transformers for the next emit of the cell file (set by the executor). */
+  transformers: ts.CustomTransformers | undefined;
+
+  constructor(cwd: string) {
+    this.cwd = path.resolve(cwd);
+    this.cellFile = path.join(this.cwd, "__tb_cell.ts");
+    this.prevFile = path.join(this.cwd, "__tb_prev.d.ts");
+    this.probeFile = path.join(this.cwd, "__tb_probe.ts");
+    this.globalsFile = path.join(this.cwd, "__tb_globals.d.ts");
+    const root = projectRoot();
+    const dts = path.join(root, "dist", "src", "index.d.ts");
+    const lib = fs.existsSync(dts) ? dts : path.join(root, "src", "index.ts");
+    this.options = {
+      strict: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ["lib.es2023.d.ts", "lib.esnext.disposable.d.ts"],
+      types: ["node"],
+      typeRoots: [path.join(root, "node_modules", "@types")],
+      esModuleInterop: true,
+      allowSyntheticDefaultImports: true,
+      resolveJsonModule: true,
+      allowImportingTsExtensions: true,
+      skipLibCheck: true,
+      declaration: true,
+      sourceMap: true,
+      useDefineForClassFields: true,
+      paths: { tensorbook: [lib] },
+    };
+    this.setVirtual(this.globalsFile, AMBIENT_DTS);
+    this.setVirtual(this.prevFile, this.carried.text());
+    this.setVirtual(this.cellFile, "export {};\n");
+    this.setVirtual(this.probeFile, "export {};\n");
+    const host: ts.LanguageServiceHost = {
+      getCompilationSettings: () => this.options,
+      getScriptFileNames: () => [this.globalsFile, this.prevFile, this.cellFile, this.probeFile],
+      getScriptVersion: (f) => String(this.virtual.get(f)?.version ?? 0),
+      getScriptSnapshot: (f) => this.snapshot(f),
+      getCurrentDirectory: () => this.cwd,
+      getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+      fileExists: (f) => this.virtual.has(f) || this.read(f) !== undefined,
+      readFile: (f) => this.virtual.get(f)?.text ?? this.read(f),
+      directoryExists: (d) => this.isDir(d),
+      getDirectories: (d) => ts.sys.getDirectories(d),
+      realpath: (p) => this.realpath(p),
+      useCaseSensitiveFileNames: () => true,
+      getCustomTransformers: () => this.transformers,
+    };
+    this.service = ts.createLanguageService(host, ts.createDocumentRegistry());
+  }
+
+  private setVirtual(file: string, text: string): void {
+    const old = this.virtual.get(file);
+    if (old && old.text === text) return;
+    this.virtual.set(file, { text, version: (old?.version ?? 0) + 1 });
+  }
+
+  private snapshot(f: string): ts.IScriptSnapshot | undefined {
+    const v = this.virtual.get(f);
+    if (v) return (v.snap ??= ts.ScriptSnapshot.fromString(v.text));
+    if (!this.diskSnap.has(f)) {
+      const t = this.read(f);
+      this.diskSnap.set(f, t === undefined ? undefined : ts.ScriptSnapshot.fromString(t));
+    }
+    return this.diskSnap.get(f);
+  }
+
+  // Disk files are read once: lib files and installed packages do not change under a kernel.
+  private read(f: string): string | undefined {
+    if (!this.diskText.has(f)) {
+      let t: string | undefined;
+      try {
+        t = fs.readFileSync(f, "utf8");
+      } catch {
+        t = undefined;
+      }
+      this.diskText.set(f, t);
+    }
+    return this.diskText.get(f);
+  }
+
+  private isDir(d: string): boolean {
+    let hit = this.dirExists.get(d);
+    if (hit === undefined) {
+      try {
+        hit = fs.statSync(d).isDirectory();
+      } catch {
+        hit = false;
+      }
+      this.dirExists.set(d, hit);
+    }
+    return hit;
+  }
+
+  private realpath(p: string): string {
+    let r = this.realpaths.get(p);
+    if (r === undefined) {
+      try {
+        r = fs.realpathSync(p);
+      } catch {
+        r = p;
+      }
+      this.realpaths.set(p, r);
+    }
+    return r;
+  }
+
+  /** Sets the cell file and returns its syntactic (+ semantic unless nocheck) errors. */
+  check(cell: Prepared): CellDiagnostic[] {
+    this.setVirtual(this.cellFile, cell.checkText);
+    const syn = this.service.getSyntacticDiagnostics(this.cellFile);
+    const all: ts.Diagnostic[] = [...syn];
+    if (syn.length === 0 && !cell.nocheck) all.push(...this.service.getSemanticDiagnostics(this.cellFile));
+    const out: CellDiagnostic[] = [];
+    for (const d of all) {
+      if (d.category !== ts.DiagnosticCategory.Error || IGNORED.has(d.code)) continue;
+      const { line, col } = cell.lineCol(cell.toCode(d.start ?? 0));
+      out.push({ line, col, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, "\n") });
+    }
+    return out;
+  }
+
+  /** Emits the checked cell (JS + source map) and carries its declarations to later cells. */
+  emitAndCarry(cell: Prepared): Emitted {
+    const out = this.service.getEmitOutput(this.cellFile);
+    let js = "";
+    let map = "";
+    let dts = "";
+    for (const f of out.outputFiles) {
+      if (f.name.endsWith(".js")) js = f.text;
+      else if (f.name.endsWith(".js.map")) map = f.text;
+      else if (f.name.endsWith(".d.ts")) dts = f.text;
+    }
+    if (!js) throw new Error("tensorbook kernel: TypeScript emitted no JavaScript for the cell");
+    const entries = [...importEntries(cell.source), ...declarationEntries(dts)];
+    if (entries.length > 0) {
+      this.carried.put(entries);
+      this.setVirtual(this.prevFile, this.carried.text());
+    }
+    return { js, map };
+  }
+
+  /** Puts `text` in the probe file (a module, in the context of earlier cells). */
+  probe(text: string): string {
+    this.setVirtual(this.probeFile, text + "\n;export {};\n");
+    return this.probeFile;
+  }
+
+  /** Reads a virtual file (for tests and debugging). */
+  virtualText(file: string): string | undefined {
+    return this.virtual.get(file)?.text;
+  }
+}

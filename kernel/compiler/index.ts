@@ -1,0 +1,186 @@
+// The TypeScript engine of the kernel: the language side of kernel/engine.ts.
+//
+// execute(): help forms answer with a page; otherwise the cell is type-checked against
+// earlier cells (checker.ts), emitted through the cell transformers (transform.ts), and run
+// as a script in this process's global context (vm.runInThisContext, breakOnSigint) with
+// the cell's CellIO receiving its output (cellapi.ts). The last expression's value becomes
+// the execute result (text/plain via util.inspect + the display protocol's bundle).
+//
+// Interrupt: a synchronous loop in the script's synchronous part stops through
+// breakOnSigint (the protocol side raises SIGINT); a pending await is abandoned by
+// interrupt(), which ends the cell with KeyboardInterrupt. Globals are never rolled back,
+// so every variable is kept.
+
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import * as vm from "node:vm";
+import ts from "typescript";
+import type { CellIO, CompleteResult, Engine, ExecuteOutcome, InspectResult, IsCompleteResult, PagePayload } from "../engine.js";
+import { bundleOf, installCellGlobals, router, tslabModule } from "./cellapi.js";
+import { CellChecker, Prepared, type CellDiagnostic } from "./checker.js";
+import { ModuleLoader } from "./modules.js";
+import { cpToUtf16, helpRequest, isComplete, utf16ToCp } from "./syntax.js";
+import { CellMaps, type ErrorOutcome } from "./traceback.js";
+import { cellTransformers, RT } from "./transform.js";
+
+export interface TypeScriptEngineOptions {
+  /** The notebook's folder: npm packages and relative imports resolve from here. */
+  cwd: string;
+}
+
+class Interrupted extends Error {
+  constructor() {
+    super("Interrupted");
+    this.name = "KeyboardInterrupt";
+  }
+}
+
+function interruptedOutcome(): ErrorOutcome {
+  return { status: "error", ename: "KeyboardInterrupt", evalue: "Interrupted", traceback: ["KeyboardInterrupt: Interrupted"] };
+}
+
+function typeErrorOutcome(diags: CellDiagnostic[], name: string): ErrorOutcome {
+  const lines = diags.map((d) => `${name}:${d.line}:${d.col}: ${d.message} (TS${d.code})`);
+  return { status: "error", ename: "TSError", evalue: lines.join("\n"), traceback: lines };
+}
+
+const identChar = /[\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$_\u200c\u200d]/u;
+
+class TypeScriptEngine implements Engine {
+  private readonly checker: CellChecker;
+  private readonly maps = new CellMaps();
+  private abort: ((e: Error) => void) | undefined;
+
+  constructor(cwd: string) {
+    this.checker = new CellChecker(cwd);
+    const loader = new ModuleLoader(this.checker.cwd, tslabModule);
+    const runtime = {
+      imp: (spec: unknown) => loader.load(spec),
+      meta: { url: pathToFileURL(path.join(this.checker.cwd, "notebook.ts")).href, dirname: this.checker.cwd },
+    };
+    Object.defineProperty(globalThis, RT, { value: runtime, writable: true, configurable: true, enumerable: false });
+    installCellGlobals();
+  }
+
+  async execute(code: string, io: CellIO, options: { executionCount: number; storeHistory: boolean }): Promise<ExecuteOutcome> {
+    router.begin(io);
+    try {
+      const help = helpRequest(code);
+      if (help) return { status: "ok", payload: [this.page(help.text, help.at, help.expr)] };
+      const name = `cell[${options.executionCount}]`;
+      const cell = new Prepared(code);
+      const diags = this.checker.check(cell);
+      if (diags.length > 0) return typeErrorOutcome(diags, name);
+      this.checker.transformers = cellTransformers();
+      const { js, map } = this.checker.emitAndCarry(cell);
+      this.maps.add(name, map, (l, c) => cell.checkToCell(l, c));
+      return await this.run(js, name);
+    } catch (e) {
+      return this.maps.outcome(e);
+    } finally {
+      router.end();
+    }
+  }
+
+  /** Runs an emitted cell script; resolves with its outcome once its output is out. */
+  private async run(js: string, name: string): Promise<ExecuteOutcome> {
+    const interrupted = new Promise<never>((_, reject) => (this.abort = reject));
+    interrupted.catch(() => undefined);
+    try {
+      let done: Promise<[unknown] | undefined>;
+      try {
+        done = router.context.run(0, () =>
+          new vm.Script(js, { filename: name }).runInThisContext({ breakOnSigint: true, displayErrors: false }),
+        ) as Promise<[unknown] | undefined>;
+      } catch (e) {
+        if ((e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") return interruptedOutcome();
+        throw e;
+      }
+      const r = await Promise.race([done, interrupted]);
+      await router.settle();
+      const value = r?.[0];
+      if (value === undefined) return { status: "ok", payload: [] };
+      return { status: "ok", result: { data: await bundleOf(value), metadata: {} }, payload: [] };
+    } catch (e) {
+      if (e instanceof Interrupted) return interruptedOutcome();
+      return this.maps.outcome(e);
+    } finally {
+      this.abort = undefined;
+    }
+  }
+
+  async evaluate(expressions: Record<string, string>): Promise<Record<string, ExecuteOutcome>> {
+    const out: Record<string, ExecuteOutcome> = {};
+    for (const [key, expr] of Object.entries(expressions)) {
+      try {
+        const js = ts.transpileModule(`(${expr}\n)`, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
+        const value: unknown = vm.runInThisContext(js, { filename: `user_expressions[${key}]` });
+        out[key] = { status: "ok", result: { data: await bundleOf(value), metadata: {} }, payload: [] };
+      } catch (e) {
+        out[key] = this.maps.outcome(e);
+      }
+    }
+    return out;
+  }
+
+  complete(code: string, cursorPos: number): CompleteResult {
+    const pos = cpToUtf16(code, cursorPos);
+    let start = pos;
+    while (start > 0 && identChar.test(code[start - 1])) start--;
+    const prefix = code.slice(start, pos);
+    const file = this.checker.probe(code);
+    const info = this.checker.service.getCompletionsAtPosition(file, pos, { includeCompletionsWithInsertText: true });
+    const entries = (info?.entries ?? []).filter((e) => !e.name.startsWith("__tb") && e.name.startsWith(prefix));
+    entries.sort((a, b) => (a.sortText === b.sortText ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.sortText < b.sortText ? -1 : 1));
+    const seen = new Set<string>();
+    const unique = entries.filter((e) => !seen.has(e.name) && seen.add(e.name));
+    const cs = utf16ToCp(code, start);
+    const ce = utf16ToCp(code, pos);
+    return {
+      matches: unique.map((e) => e.name),
+      cursor_start: cs,
+      cursor_end: ce,
+      metadata: { _jupyter_types_experimental: unique.map((e) => ({ text: e.name, type: e.kind, start: cs, end: ce })) },
+    };
+  }
+
+  inspect(code: string, cursorPos: number, detailLevel: 0 | 1): InspectResult {
+    let pos = cpToUtf16(code, cursorPos);
+    // A cursor right after an identifier (Jupyter's shift-tab) means that identifier.
+    if (pos > 0 && !identChar.test(code[pos] ?? "") && identChar.test(code[pos - 1])) pos--;
+    const text = this.describe(code, pos, detailLevel);
+    return text === undefined ? { found: false, data: {}, metadata: {} } : { found: true, data: { "text/plain": text }, metadata: {} };
+  }
+
+  /** Type and documentation of the symbol at `pos` of `text` (probe file), or undefined. */
+  private describe(text: string, pos: number, detailLevel: 0 | 1): string | undefined {
+    const file = this.checker.probe(text);
+    const info = this.checker.service.getQuickInfoAtPosition(file, pos);
+    if (!info) return undefined;
+    let out = ts.displayPartsToString(info.displayParts);
+    const doc = ts.displayPartsToString(info.documentation);
+    if (doc) out += "\n\n" + doc;
+    if (detailLevel === 1 || doc) {
+      for (const tag of info.tags ?? []) out += `\n@${tag.name}${tag.text ? " " + ts.displayPartsToString(tag.text) : ""}`;
+    }
+    return out;
+  }
+
+  private page(text: string, at: number, expr: string): PagePayload {
+    const found = this.describe(text, at, 1);
+    return { source: "page", data: { "text/plain": found ?? `No type information for ${expr}` }, start: 0 };
+  }
+
+  isComplete(code: string): IsCompleteResult {
+    return isComplete(code);
+  }
+
+  interrupt(): void {
+    this.abort?.(new Interrupted());
+  }
+}
+
+/** The kernel's TypeScript engine for a notebook in folder `options.cwd`. */
+export function createTypeScriptEngine(options: TypeScriptEngineOptions): Engine {
+  return new TypeScriptEngine(options.cwd);
+}

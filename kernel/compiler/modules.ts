@@ -1,0 +1,140 @@
+// Module loading for cells: `import` in a cell becomes `await __tensorbook_rt.imp(spec)`.
+//
+//   "tslab"                 the compatibility module (cellapi.ts), installed or not
+//   "tensorbook"            this project's library (dist/src/index.js, else src/index.ts)
+//   node: and builtin names Node's own modules
+//   "./x", "../x", "/abs"   files relative to the notebook's folder, with or without
+//                           extension (.ts, .tsx, .mts, .js, .mjs, .cjs, index files)
+//   anything else           an npm package resolved from the notebook's folder
+//                           (import-meta-resolve), CommonJS or ESM-only
+//
+// Loading is Node's native `import()`: a CommonJS module's default import is
+// module.exports and its named exports are what cjs-module-lexer finds. TypeScript files
+// (and their own relative imports, extensionless or `.js` meaning `.ts`) go through a
+// module loader hook registered once with module.register(); it transpiles with
+// typescript's transpileModule and inline source maps (Node maps their stack frames).
+
+import * as fs from "node:fs";
+import { isBuiltin, register } from "node:module";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { resolve as resolveSpecifier } from "import-meta-resolve";
+import { projectRoot } from "./checker.js";
+
+// A native import() that bundlers and test runners leave alone (they rewrite `import(` in
+// module source), so cells load modules exactly as in the kernel process.
+const nativeImport = new Function("u", "return import(u)") as (url: string) => Promise<Record<string, unknown>>;
+
+const TS_FILE = /\.(ts|tsx|mts|cts)$/;
+const PROBE = [".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", ".json"];
+
+let hookInstalled = false;
+
+/** The loader hook source: runs on Node's loader thread, so it is plain JavaScript. */
+function hookSource(tsUrl: string): string {
+  return `
+import { readFileSync, statSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+const TS = ${TS_FILE.toString()};
+const PROBE = ${JSON.stringify(PROBE)};
+let ts;
+function isFile(p) { try { return statSync(p).isFile(); } catch { return false; } }
+function probe(p) {
+  if (isFile(p)) return p;
+  if (p.endsWith(".js") && isFile(p.slice(0, -3) + ".ts")) return p.slice(0, -3) + ".ts";
+  for (const e of PROBE) if (isFile(p + e)) return p + e;
+  for (const e of PROBE) if (isFile(p + "/index" + e)) return p + "/index" + e;
+  return undefined;
+}
+export async function resolve(spec, ctx, next) {
+  const parent = ctx.parentURL;
+  if (parent && parent.startsWith("file:") && TS.test(new URL(parent).pathname) && /^\\.\\.?\\//.test(spec)) {
+    const hit = probe(fileURLToPath(new URL(spec, parent)));
+    if (hit) return { url: pathToFileURL(hit).href, shortCircuit: true };
+  }
+  return next(spec, ctx);
+}
+export async function load(url, ctx, next) {
+  if (url.startsWith("file:") && TS.test(new URL(url).pathname)) {
+    ts ??= (await import(${JSON.stringify(tsUrl)})).default;
+    const file = fileURLToPath(url);
+    const out = ts.transpileModule(readFileSync(file, "utf8"), {
+      fileName: file,
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, inlineSourceMap: true, inlineSources: true, esModuleInterop: true },
+    });
+    return { format: "module", source: out.outputText, shortCircuit: true };
+  }
+  return next(url, ctx);
+}
+`;
+}
+
+function installTsHook(): void {
+  if (hookInstalled) return;
+  hookInstalled = true;
+  const tsUrl = pathToFileURL(path.join(projectRoot(), "node_modules", "typescript", "lib", "typescript.js")).href;
+  register("data:text/javascript," + encodeURIComponent(hookSource(tsUrl)));
+  process.setSourceMapsEnabled(true);
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A relative/absolute path as a file: exact, `.js` meaning `.ts`, extensions, index files. */
+export function probeFile(p: string): string | undefined {
+  if (isFile(p)) return p;
+  if (p.endsWith(".js") && isFile(p.slice(0, -3) + ".ts")) return p.slice(0, -3) + ".ts";
+  for (const e of PROBE) if (isFile(p + e)) return p + e;
+  for (const e of PROBE) if (isFile(path.join(p, "index" + e))) return path.join(p, "index" + e);
+  return undefined;
+}
+
+/** The URL of this project's library entry point. */
+export function libraryUrl(): string {
+  const root = projectRoot();
+  const built = path.join(root, "dist", "src", "index.js");
+  if (isFile(built)) return pathToFileURL(built).href;
+  return pathToFileURL(path.join(root, "src", "index.ts")).href;
+}
+
+export class ModuleLoader {
+  private readonly base: string;
+
+  constructor(
+    private readonly cwd: string,
+    private readonly tslab: () => Record<string, unknown>,
+  ) {
+    this.base = pathToFileURL(path.resolve(cwd) + path.sep).href;
+  }
+
+  /** Loads a module for a cell; errors name the specifier and where it was looked for. */
+  async load(spec: unknown): Promise<Record<string, unknown>> {
+    if (typeof spec !== "string") throw new TypeError(`import(): the module specifier must be a string, got ${typeof spec}`);
+    if (spec === "tslab") return this.tslab();
+    const url = this.resolve(spec);
+    if (TS_FILE.test(new URL(url).pathname)) installTsHook();
+    return nativeImport(url);
+  }
+
+  resolve(spec: string): string {
+    if (spec === "tensorbook") return libraryUrl();
+    if (spec.startsWith("node:") || isBuiltin(spec)) return spec;
+    if (spec.startsWith("file:")) return spec;
+    if (spec.startsWith("./") || spec.startsWith("../") || path.isAbsolute(spec)) {
+      const hit = probeFile(path.resolve(this.cwd, spec));
+      if (!hit) throw new Error(`Cannot find module '${spec}' from ${this.cwd} (tried the path, .ts/.js/.mjs/.cjs/.json extensions and index files)`);
+      return pathToFileURL(hit).href;
+    }
+    try {
+      return resolveSpecifier(spec, this.base);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`Cannot find package '${spec}' from ${this.cwd}: ${why}. Install it in the notebook's folder (npm install ${spec}).`);
+    }
+  }
+}
