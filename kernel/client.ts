@@ -57,9 +57,11 @@ export async function newConnectionInfo(): Promise<ConnectionInfo> {
 export class KernelClient {
   readonly session = randomUUID();
   readonly key: SigningKey;
-  readonly shell = new zmq.Dealer({ linger: 0 });
+  // shell and stdin share a routing id: the kernel sends input_request to the identity of
+  // the execute_request, as jupyter_client expects.
+  readonly shell = new zmq.Dealer({ linger: 0, routingId: this.session });
   readonly control = new zmq.Dealer({ linger: 0 });
-  readonly stdin = new zmq.Dealer({ linger: 0 });
+  readonly stdin = new zmq.Dealer({ linger: 0, routingId: this.session });
   readonly iopub = new zmq.Subscriber({ linger: 0 });
   private hb = new zmq.Request({ linger: 0, receiveTimeout: 1000 });
   private readonly replyWaiters = new Map<string, Waiter>();
