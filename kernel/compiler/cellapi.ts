@@ -91,7 +91,11 @@ export const router = new OutputRouter();
 
 /** util.inspect as the kernel shows values: no colors, a readable depth. */
 export function inspectText(value: unknown): string {
-  return util.inspect(value, { colors: false, depth: 4, maxArrayLength: 100, breakLength: 100 });
+  const text = util.inspect(value, { colors: false, depth: 4, maxArrayLength: 100, breakLength: 100 });
+  if (!(value instanceof Promise)) return text;
+  // Promises made while async hooks are on (AsyncLocalStorage) carry bookkeeping symbols.
+  const clean = text.replace(/,?\s*\[Symbol\((async_id_symbol|trigger_async_id_symbol|kResourceStore)\)\]: [^,\n}]*/g, "");
+  return clean.replace(/^Promise \{\s*([^\n]*?)\s*\}$/, "Promise { $1 }");
 }
 
 /** The MIME bundle of a value: its display protocol bundle (+ text/plain), else text. */

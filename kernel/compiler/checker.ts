@@ -124,6 +124,7 @@ const IGNORED = new Set([
   5097, // import path ending in .ts: the executor transpiles .ts files
   2691,
   1208, // isolatedModules-style "cannot be compiled under --isolatedModules"
+  7005, // `let z;` at top level: fine in a cell, an error only because we export it
 ]);
 
 /** Locates this project's root (the folder of the package.json named "tensorbook"). */

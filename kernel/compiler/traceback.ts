@@ -22,8 +22,8 @@ export interface ErrorOutcome {
 /** Maps a position in the emitted script (1-based) to 1-based line:col in the cell. */
 export type PositionMap = (line: number, col: number) => { line: number; col: number } | undefined;
 
-/** The kernel's own folder: frames inside it are noise for the user. */
-const kernelDir = path.dirname(fileURLToPath(import.meta.url));
+/** The kernel's folder (kernel/ in the sources, dist/kernel/ built): frames inside it are noise for the user. */
+const kernelDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 export class CellMaps {
   private readonly maps = new Map<string, PositionMap>();
@@ -68,7 +68,15 @@ export class CellMaps {
       // The header (message, possibly multi-line) is everything before the first frame.
       const firstFrame = lines.findIndex((l) => /^\s*at /.test(l));
       const head = firstFrame < 0 ? lines : lines.slice(0, firstFrame);
-      const frames = firstFrame < 0 ? [] : lines.slice(firstFrame).map((l) => this.frame(l)).filter((l): l is string => l !== undefined);
+      let raw = firstFrame < 0 ? [] : lines.slice(firstFrame);
+      // Below the cell: the script's own top level (the async wrapper's call) and the
+      // kernel frames that ran it.
+      const base = raw.findIndex((l) => /at (AsyncLocalStorage\.run|Script\.runInThisContext) /.test(l));
+      if (base >= 0) {
+        raw = raw.slice(0, base);
+        if (raw.length > 0 && /^\s*at cell\[\d+\]:\d+:\d+$/.test(raw[raw.length - 1])) raw.pop();
+      }
+      const frames = raw.map((l) => this.frame(l)).filter((l): l is string => l !== undefined);
       return { status: "error", ename, evalue, traceback: [...head, ...frames] };
     }
     const evalue = util.inspect(thrown, { colors: false, depth: 4 });
