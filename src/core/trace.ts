@@ -1,0 +1,108 @@
+// bind: the single entry point of every primitive, and the traces that interpret it.
+//
+// bind(prim, inputs, params) first runs the primitive's abstract rule (shape and dtype,
+// with errors that name the op), then hands the primitive to the innermost active trace.
+// The eager trace runs the kernel now and, when grad recording is on and an input requires
+// grad, records a tape node on the output. Graph mode pushes another Trace (abstract
+// values, graph nodes) with pushTrace; no op changes.
+
+import type { DType, View } from "../backend/backend.js";
+import type { Prim, Params } from "../ops/prims.js";
+import { rules, runImpl } from "../ops/rules.js";
+import { Tensor } from "../tensor/tensor.js";
+import { getBackend } from "./runtime.js";
+import { fmtShape } from "../tensor/shape.js";
+
+export interface AbstractValue {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** A recorded application of a primitive: what backward() walks. */
+export interface TapeNode {
+  readonly prim: Prim;
+  readonly params: unknown;
+  readonly inputs: readonly Tensor[];
+}
+
+export interface Trace {
+  readonly name: string;
+  /** Interprets one primitive whose output abstract value has been checked already. */
+  process<P extends Prim>(prim: P, inputs: Tensor[], params: Params<P>, out: AbstractValue): Tensor;
+}
+
+const flags = { gradEnabled: true, checkNumerics: false };
+
+export function isGradEnabled(): boolean {
+  return flags.gradEnabled;
+}
+
+/** Runs fn with tape recording on or off, restoring the previous state afterwards. */
+export function withGrad<T>(enabled: boolean, fn: () => T): T {
+  const prev = flags.gradEnabled;
+  flags.gradEnabled = enabled;
+  try {
+    return fn();
+  } finally {
+    flags.gradEnabled = prev;
+  }
+}
+
+export function setCheckNumerics(on: boolean): void {
+  flags.checkNumerics = on;
+}
+
+class EagerTrace implements Trace {
+  readonly name = "eager";
+  process<P extends Prim>(prim: P, inputs: Tensor[], params: Params<P>, out: AbstractValue): Tensor {
+    const backend = inputs.length > 0 ? inputs[0]._storage().backend : getBackend();
+    const views: View[] = inputs.map((t) => {
+      const s = t._storage();
+      if (s.backend !== backend) {
+        throw new Error(`${prim}: inputs live on different backends (${backend.name} and ${s.backend.name}); move them to one backend`);
+      }
+      return t._view();
+    });
+    const { view, storage } = runImpl(prim, backend, views, inputs, params, out);
+    const rule = rules[prim];
+    const record = flags.gradEnabled && rule.vjp !== null && inputs.some((t) => t.requiresGrad);
+    const t = Tensor._fromView(view, storage, record ? { prim, params, inputs } : null);
+    if (flags.checkNumerics && t.dtype === "float32") checkNumerics(prim, inputs, t);
+    return t;
+  }
+}
+
+function checkNumerics(prim: Prim, inputs: Tensor[], t: Tensor): void {
+  const data = t.dataSync();
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      const bad = Number.isNaN(data[i]) ? "NaN" : "Inf";
+      throw new Error(
+        `checkNumerics: ${prim} produced ${bad} at flat index ${i} of its output ${fmtShape(t.shape)} ` +
+          `(inputs ${inputs.map((x) => `${x.dtype}${fmtShape(x.shape)}`).join(", ") || "none"})`,
+      );
+    }
+  }
+}
+
+const eager = new EagerTrace();
+const stack: Trace[] = [];
+
+export function currentTrace(): Trace {
+  return stack.length > 0 ? stack[stack.length - 1] : eager;
+}
+
+/** Makes `trace` interpret primitives while fn runs (graph mode's entry point). */
+export function withTrace<T>(trace: Trace, fn: () => T): T {
+  stack.push(trace);
+  try {
+    return fn();
+  } finally {
+    stack.pop();
+  }
+}
+
+export function bind<P extends Prim>(prim: P, inputs: Tensor[], params: Params<P>): Tensor {
+  const out = rules[prim].abstract(inputs, params);
+  return currentTrace().process(prim, inputs, params, out);
+}

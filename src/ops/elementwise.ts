@@ -1,0 +1,195 @@
+// Elementwise ops: broadcasting and type promotion, then one primitive each; activations
+// and other composites are written with primitives only.
+//
+// Promotion (PyTorch's rule for Python scalars): tensor dtypes promote bool < int32 <
+// float32; a JS number only raises a tensor's dtype by category (an integral number keeps
+// int32 and float32, a fractional one makes float32; int32 + 1.5 -> float32, int32 + 2 ->
+// int32); booleans are bool. Arithmetic on bool computes in int32.
+
+import type { DType } from "../backend/backend.js";
+import { bind } from "../core/trace.js";
+import { Tensor, type TensorLike } from "../tensor/tensor.js";
+import { broadcastShapes, promoteTypes, shapesEqual } from "../tensor/shape.js";
+import type { UnaryPrim } from "./prims.js";
+
+function scalarDtype(v: number | boolean): DType {
+  return typeof v === "boolean" ? "bool" : Number.isInteger(v) ? "int32" : "float32";
+}
+
+/** The dtype a set of operands computes in. */
+export function resultDtype(...xs: TensorLike[]): DType {
+  const ts = xs.filter((x): x is Tensor => x instanceof Tensor);
+  const tensorDt = ts.length ? promoteTypes(...ts.map((t) => t.dtype)) : undefined;
+  const scalarDt = promoteTypes(...xs.filter((x): x is number | boolean => !(x instanceof Tensor)).map(scalarDtype));
+  if (tensorDt === undefined) return scalarDt === "int32" ? "float32" : scalarDt;
+  return promoteTypes(tensorDt, scalarDt) === tensorDt ? tensorDt : scalarDt;
+}
+
+export function cast(x: Tensor, dtype: DType): Tensor {
+  return x.dtype === dtype ? x : bind("cast", [x], { dtype });
+}
+
+/** Lifts operands to tensors of one dtype and one (broadcast) shape. */
+export function align(op: string, xs: TensorLike[], dtype: DType): Tensor[] {
+  const ts = xs.map((x) => (x instanceof Tensor ? cast(x, dtype) : Tensor._scalar(Number(x), dtype)));
+  const shape = broadcastShapes(op, ...ts.map((t) => t.shape));
+  return ts.map((t) => (shapesEqual(t.shape, shape) ? t : bind("expand", [t], { shape })));
+}
+
+function unaryOp(p: UnaryPrim, floatOnly: boolean) {
+  return (x: Tensor): Tensor => {
+    const dt = floatOnly || x.dtype === "bool" ? (floatOnly ? "float32" : "int32") : x.dtype;
+    return bind(p, [cast(x, dt)], {});
+  };
+}
+
+export const neg = unaryOp("neg", false);
+export const abs = unaryOp("abs", false);
+export const sign = unaryOp("sign", false);
+export const exp = unaryOp("exp", true);
+export const log = unaryOp("log", true);
+export const log1p = unaryOp("log1p", true);
+export const expm1 = unaryOp("expm1", true);
+export const sqrt = unaryOp("sqrt", true);
+export const rsqrt = unaryOp("rsqrt", true);
+export const reciprocal = unaryOp("reciprocal", true);
+export const sin = unaryOp("sin", true);
+export const cos = unaryOp("cos", true);
+export const tanh = unaryOp("tanh", true);
+export const sigmoid = unaryOp("sigmoid", true);
+export const erf = unaryOp("erf", true);
+export const floor = unaryOp("floor", false);
+export const ceil = unaryOp("ceil", false);
+export const round = unaryOp("round", false);
+
+type Arith = "add" | "sub" | "mul" | "pow" | "maximum" | "minimum" | "mod" | "floorDiv";
+
+function arith(p: Arith) {
+  return (a: TensorLike, b: TensorLike): Tensor => {
+    let dt = resultDtype(a, b);
+    if (dt === "bool") dt = "int32";
+    return bind(p, align(p, [a, b], dt), {});
+  };
+}
+
+export const add = arith("add");
+export const sub = arith("sub");
+export const mul = arith("mul");
+export const pow = arith("pow");
+export const maximum = arith("maximum");
+export const minimum = arith("minimum");
+/** Remainder with the sign of the divisor (Python, NumPy, torch.remainder). */
+export const mod = arith("mod");
+/** Floor division (rounds toward negative infinity). */
+export const floorDiv = arith("floorDiv");
+
+/** True division: integers divide as floats. */
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  return bind("div", align("div", [a, b], "float32"), {});
+}
+
+export function atan2(a: TensorLike, b: TensorLike): Tensor {
+  return bind("atan2", align("atan2", [a, b], "float32"), {});
+}
+
+function compare(p: "eq" | "ne" | "lt" | "le" | "gt" | "ge") {
+  return (a: TensorLike, b: TensorLike): Tensor => bind(p, align(p, [a, b], resultDtype(a, b)), {});
+}
+
+export const eq = compare("eq");
+export const ne = compare("ne");
+export const lt = compare("lt");
+export const le = compare("le");
+export const gt = compare("gt");
+export const ge = compare("ge");
+
+export function logicalAnd(a: TensorLike, b: TensorLike): Tensor {
+  return bind("and", align("logicalAnd", [a, b], "bool"), {});
+}
+export function logicalOr(a: TensorLike, b: TensorLike): Tensor {
+  return bind("or", align("logicalOr", [a, b], "bool"), {});
+}
+export function logicalNot(x: Tensor): Tensor {
+  return bind("not", [cast(x, "bool")], {});
+}
+export function logicalXor(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = align("logicalXor", [a, b], "bool");
+  return bind("ne", [x, y], {});
+}
+
+/** where(cond, a, b): a where cond is true, else b (all three broadcast). */
+export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  const dt = resultDtype(a, b);
+  const [c, x, y] = align("where", [cond, a, b], dt);
+  return bind("where", [cast(c, "bool"), x, y], {});
+}
+
+// ---------------------------------------------------------------------------------------
+// Composites
+
+export function square(x: Tensor): Tensor {
+  return mul(x, x);
+}
+
+export function clip(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  let y = x;
+  if (min !== undefined && min !== null) y = maximum(y, min);
+  if (max !== undefined && max !== null) y = minimum(y, max);
+  return y === x ? bind("copy", [x], {}) : y;
+}
+
+export function relu(x: Tensor): Tensor {
+  return maximum(x, 0);
+}
+
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  return where(gt(x, 0), x, mul(x, negativeSlope));
+}
+
+export function elu(x: Tensor, alpha = 1): Tensor {
+  return where(gt(x, 0), x, mul(expm1(minimum(x, 0)), alpha));
+}
+
+/** GELU; approximate "none" uses erf, "tanh" the tanh approximation (as PyTorch). */
+export function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
+  if (options.approximate === "tanh") {
+    const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+    return mul(mul(x, 0.5), add(tanh(inner), 1));
+  }
+  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+}
+
+export function silu(x: Tensor): Tensor {
+  return mul(x, sigmoid(x));
+}
+
+/** softplus(x) = log(1 + exp(beta x)) / beta, linear above threshold (as PyTorch). */
+export function softplus(x: Tensor, options: { beta?: number; threshold?: number } = {}): Tensor {
+  const beta = options.beta ?? 1;
+  const threshold = options.threshold ?? 20;
+  const bx = mul(x, beta);
+  // log1p(exp(-|bx|)) + max(bx, 0) is the overflow-free form.
+  const soft = div(add(log1p(exp(neg(abs(bx)))), relu(bx)), beta);
+  return where(gt(bx, threshold), x, soft);
+}
+
+export function logSigmoid(x: Tensor): Tensor {
+  return neg(softplus(neg(x)));
+}
+
+export function hardtanh(x: Tensor, min = -1, max = 1): Tensor {
+  return clip(x, min, max);
+}
+
+export function isnan(x: Tensor): Tensor {
+  return ne(x, x);
+}
+
+/** True where x is neither NaN nor infinite (x - x is 0 exactly then). */
+export function isFiniteT(x: Tensor): Tensor {
+  return x.dtype === "float32" ? eq(sub(x, x), 0) : bind("ne", align("isfinite", [x, x], x.dtype), {}).logicalNot();
+}
+
+export function isinf(x: Tensor): Tensor {
+  return logicalAnd(logicalNot(isFiniteT(x)), eq(x, x));
+}

@@ -1,0 +1,172 @@
+// Neural-network functions, all composites of primitives (so they get gradients, fusion in
+// graph mode and every backend for free). Letters: N batch, C classes or channels,
+// D feature size.
+
+import { Tensor } from "../tensor/tensor.js";
+import { withGrad } from "../core/trace.js";
+import { fmtShape, shapesEqual } from "../tensor/shape.js";
+import { abs, add, cast, div, exp, ge, log1p, mul, ne, neg, relu, rsqrt, sub, where } from "./elementwise.js";
+import { logsumexp, max, mean, sum } from "./reduce.js";
+import { gather, indexSelect, reshape, squeeze, unsqueeze } from "./movement.js";
+import { rand, type Generator } from "./creation.js";
+
+export type Reduction = "mean" | "sum" | "none";
+
+function reduce(x: Tensor, reduction: Reduction = "mean"): Tensor {
+  return reduction === "none" ? x : reduction === "sum" ? sum(x) : mean(x);
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const xf = cast(x, "float32");
+  const m = max(xf, axis, { keepdims: true }).detach();
+  const e = exp(sub(xf, m));
+  return div(e, sum(e, axis, { keepdims: true }));
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const xf = cast(x, "float32");
+  return sub(xf, logsumexp(xf, axis, { keepdims: true }));
+}
+
+export interface CrossEntropyOptions {
+  /** Mixes the target with the uniform distribution: (1 - s) target + s / C. */
+  labelSmoothing?: number;
+  reduction?: Reduction;
+  /** Integer targets equal to this are skipped (and excluded from the mean). */
+  ignoreIndex?: number;
+}
+
+/** Cross entropy of logits [N, C, ...] against int32 class indices [N, ...] or class
+ *  probabilities with the logits' shape (classes on axis 1, as PyTorch). */
+export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const eps = options.labelSmoothing ?? 0;
+  const ax = logits.shape.length === 1 ? 0 : 1;
+  const C = logits.shape[ax];
+  const logp = logSoftmax(logits, ax);
+  if (target.dtype === "float32") {
+    if (!shapesEqual(target.shape, logits.shape)) {
+      throw new Error(`crossEntropy: probability targets need the logits' shape, got logits ${fmtShape(logits.shape)} and target ${fmtShape(target.shape)}`);
+    }
+    const t = eps ? add(mul(target, 1 - eps), eps / C) : target;
+    return reduce(neg(sum(mul(t, logp), ax)), options.reduction);
+  }
+  const expected = logits.shape.filter((_d, i) => i !== ax);
+  if (!shapesEqual(target.shape, expected)) {
+    throw new Error(`crossEntropy: class-index targets must have shape ${fmtShape(expected)} for logits ${fmtShape(logits.shape)}, got ${fmtShape(target.shape)}`);
+  }
+  const ignore = options.ignoreIndex;
+  const valid = ignore === undefined ? null : ne(target, ignore);
+  const safe = valid ? where(valid, target, 0) : target;
+  let loss = neg(squeeze(gather(logp, ax, unsqueeze(cast(safe, "int32"), ax)), ax));
+  if (eps) loss = add(mul(loss, 1 - eps), mul(neg(mean(logp, ax)), eps));
+  if (!valid) return reduce(loss, options.reduction);
+  loss = where(valid, loss, 0);
+  if (options.reduction === "mean" || options.reduction === undefined) return div(sum(loss), sum(cast(valid, "float32")));
+  return reduce(loss, options.reduction);
+}
+
+/** Negative log likelihood of log-probabilities [N, C, ...] at int32 targets [N, ...]. */
+export function nllLoss(logp: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  const ax = logp.shape.length === 1 ? 0 : 1;
+  const picked = squeeze(gather(logp, ax, unsqueeze(cast(target, "int32"), ax)), ax);
+  return reduce(neg(picked), options.reduction);
+}
+
+export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  const d = sub(input, target);
+  return reduce(mul(d, d), options.reduction);
+}
+
+export function l1Loss(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  return reduce(abs(sub(input, target)), options.reduction);
+}
+
+/** Binary cross entropy on logits, in the overflow-free form
+ *  max(x, 0) - x t + log(1 + exp(-|x|)); posWeight scales the positive term. */
+export function bceWithLogits(logits: Tensor, target: Tensor, options: { reduction?: Reduction; posWeight?: Tensor | number } = {}): Tensor {
+  const x = cast(logits, "float32");
+  const t = cast(target, "float32");
+  const softplusNeg = add(log1p(exp(neg(abs(x)))), relu(neg(x))); // log(1 + exp(-x))
+  let loss: Tensor;
+  if (options.posWeight !== undefined) {
+    const lw = add(mul(sub(options.posWeight, 1), t), 1);
+    loss = add(mul(sub(1, t), x), mul(lw, softplusNeg));
+  } else loss = add(mul(sub(1, t), x), softplusNeg);
+  return reduce(loss, options.reduction);
+}
+
+export interface LayerNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  eps?: number;
+}
+
+/** Normalises over the trailing axes given by normalizedShape (biased variance, as PyTorch). */
+export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], options: LayerNormOptions = {}): Tensor {
+  const ns = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
+  const tail = x.shape.slice(x.shape.length - ns.length);
+  if (!shapesEqual(tail, ns)) throw new Error(`layerNorm: normalizedShape ${fmtShape(ns)} does not match the trailing axes of ${fmtShape(x.shape)}`);
+  const axes = ns.map((_d, i) => x.shape.length - ns.length + i);
+  const mu = mean(x, axes, { keepdims: true });
+  const d = sub(x, mu);
+  const v = mean(mul(d, d), axes, { keepdims: true });
+  let y = mul(d, rsqrt(add(v, options.eps ?? 1e-5)));
+  if (options.weight) y = mul(y, options.weight);
+  if (options.bias) y = add(y, options.bias);
+  return y;
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  /** Training mode uses batch statistics and updates the running ones in place. */
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/** Batch normalisation over [N, C, ...] per channel C. In training mode the running mean and
+ *  (unbiased) variance are updated in place: r = (1 - momentum) r + momentum batch. */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+  if (x.shape.length < 2) throw new Error(`batchNorm: expected input [N, C, ...], got ${fmtShape(x.shape)}`);
+  const C = x.shape[1];
+  const axes = x.shape.map((_d, i) => i).filter((i) => i !== 1);
+  const bshape = x.shape.map((d, i) => (i === 1 ? C : 1));
+  const eps = options.eps ?? 1e-5;
+  let mu: Tensor;
+  let v: Tensor;
+  if (options.training ?? true) {
+    mu = mean(x, axes, { keepdims: true });
+    const d = sub(x, mu);
+    v = mean(mul(d, d), axes, { keepdims: true });
+    const n = x.shape.reduce((a, b) => a * b, 1) / C;
+    const m = options.momentum ?? 0.1;
+    withGrad(false, () => {
+      if (runningMean) runningMean._assign(add(mul(runningMean, 1 - m), mul(reshape(mu, [C]), m)));
+      if (runningVar) runningVar._assign(add(mul(runningVar, 1 - m), mul(reshape(v, [C]), (m * n) / Math.max(n - 1, 1))));
+    });
+  } else {
+    if (!runningMean || !runningVar) throw new Error("batchNorm: evaluation mode needs runningMean and runningVar");
+    mu = reshape(runningMean, bshape);
+    v = reshape(runningVar, bshape);
+  }
+  let y = mul(sub(x, mu), rsqrt(add(v, eps)));
+  if (options.weight) y = mul(y, reshape(options.weight, bshape));
+  if (options.bias) y = add(y, reshape(options.bias, bshape));
+  return y;
+}
+
+/** Zeroes entries with probability p and scales the rest by 1 / (1 - p) when training. */
+export function dropout(x: Tensor, p = 0.5, options: { training?: boolean; generator?: Generator } = {}): Tensor {
+  if (p < 0 || p > 1) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
+  if (options.training === false || p === 0) return x;
+  if (p === 1) return mul(x, 0);
+  const keep = ge(rand(x.shape, { generator: options.generator }), p);
+  return where(keep, div(x, 1 - p), 0);
+}
+
+/** Rows of weight [V, D] picked by int32 ids of any shape: [...ids.shape, D]. */
+export function embedding(ids: Tensor, weight: Tensor): Tensor {
+  const flat = reshape(ids, [-1]);
+  return reshape(indexSelect(weight, 0, flat), [...ids.shape, weight.shape[weight.shape.length - 1]]);
+}

@@ -1,0 +1,101 @@
+// Reductions over any axes (negative allowed, undefined = all) with keepdims, plus cumsum.
+//
+// The reduce primitives keep reduced axes with size 1; these ops drop them with a reshape
+// (a view) unless keepdims. mean, var, std and logsumexp are composites.
+
+import { bind } from "../core/trace.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { normAxes, normAxis } from "../tensor/shape.js";
+import type { ReducePrim } from "./prims.js";
+import { add, cast, div, exp, log, mul, sqrt, sub, where, isFiniteT } from "./api.js";
+import { reshape } from "./movement.js";
+
+export type Axis = number | readonly number[] | null | undefined;
+export interface ReduceOptions {
+  keepdims?: boolean;
+}
+
+function reduceOp(p: ReducePrim, x: Tensor, axis: Axis, options: ReduceOptions = {}): Tensor {
+  const axes = normAxes(p, axis ?? undefined, x.shape.length);
+  const y = bind(p, [x], { axes });
+  if (options.keepdims) return y;
+  return reshape(y, x.shape.filter((_d, i) => !axes.includes(i)));
+}
+
+export function sum(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
+  return reduceOp("sum", x.dtype === "bool" ? cast(x, "int32") : x, axis, options);
+}
+export function prod(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
+  return reduceOp("prod", x.dtype === "bool" ? cast(x, "int32") : x, axis, options);
+}
+export function max(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
+  return reduceOp("max", x, axis, options);
+}
+export function min(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
+  return reduceOp("min", x, axis, options);
+}
+export function any(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
+  return reduceOp("any", cast(x, "bool"), axis, options);
+}
+export function all(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
+  return reduceOp("all", cast(x, "bool"), axis, options);
+}
+
+function argReduce(p: "argmax" | "argmin", x: Tensor, axis: number | null | undefined, options: ReduceOptions): Tensor {
+  if (axis === undefined || axis === null) {
+    const flat = reshape(x, [-1]);
+    const y = bind(p, [flat], { axes: [0] });
+    return reshape(y, options.keepdims ? x.shape.map(() => 1) : []);
+  }
+  return reduceOp(p, x, normAxis(p, axis, x.shape.length), options);
+}
+
+/** Index of the largest value (first on ties) along axis, or in the flattened tensor. */
+export function argmax(x: Tensor, axis?: number | null, options: ReduceOptions = {}): Tensor {
+  return argReduce("argmax", x, axis, options);
+}
+export function argmin(x: Tensor, axis?: number | null, options: ReduceOptions = {}): Tensor {
+  return argReduce("argmin", x, axis, options);
+}
+
+function count(x: Tensor, axis: Axis): number {
+  const axes = normAxes("mean", axis ?? undefined, x.shape.length);
+  return axes.reduce((n, a) => n * x.shape[a], 1);
+}
+
+export function mean(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
+  return div(sum(cast(x, "float32"), axis, options), count(x, axis));
+}
+
+export interface VarOptions extends ReduceOptions {
+  /** Subtracted from the count in the divisor: 1 (default, unbiased, as PyTorch) or 0. */
+  correction?: number;
+}
+
+export function variance(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
+  const xf = cast(x, "float32");
+  const mu = mean(xf, axis, { keepdims: true });
+  const d = sub(xf, mu);
+  const n = count(x, axis) - (options.correction ?? 1);
+  return div(sum(mul(d, d), axis, options), Math.max(n, 0));
+}
+
+export function std(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
+  return sqrt(variance(x, axis, options));
+}
+
+/** log(sum(exp(x))) computed stably: the max is subtracted first (and gets no gradient). */
+export function logsumexp(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {
+  const xf = cast(x, "float32");
+  const m0 = max(xf, axis, { keepdims: true }).detach();
+  const m = where(isFiniteT(m0), m0, 0);
+  const s = log(sum(exp(sub(xf, m)), axis, { keepdims: true }));
+  const y = add(s, m);
+  return options.keepdims ? y : reshape(y, x.shape.filter((_d, i) => !normAxes("logsumexp", axis ?? undefined, x.shape.length).includes(i)));
+}
+
+/** Inclusive cumulative sum along axis. */
+export function cumsum(x: Tensor, axis: number): Tensor {
+  const xi = x.dtype === "bool" ? cast(x, "int32") : x;
+  return bind("cumsum", [xi], { axis: normAxis("cumsum", axis, x.shape.length) });
+}

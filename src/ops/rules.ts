@@ -1,0 +1,593 @@
+// One rule record per primitive, in a table the compiler checks for completeness.
+//
+// A rule has: `abstract` (output shape and dtype from input avals; errors name the op,
+// the shapes or dtypes and the rule), `vjp` (gradient written with tensor ops, so it
+// records on the tape and serves grad-of-grad and graph mode unchanged; null = not
+// differentiable; a null entry in its result = no gradient for that input), and `impl`:
+// either a ScalarExpr node builder (elementwise, fusable) or a kernel runner that maps
+// input views to an output view with backend kernels (views may alias an input buffer).
+
+import type { Backend, DType, ScalarExpr, View, BinaryScalarOp, UnaryScalarOp } from "../backend/backend.js";
+import { itemSize } from "../backend/backend.js";
+import type { Prim, Params, UnaryPrim, BinaryPrim, ComparePrim, ReducePrim } from "./prims.js";
+import type { AbstractValue } from "../core/trace.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { allocate, Storage } from "../core/runtime.js";
+import { contiguousStrides, fmtShape, reshapeStrides, shapesEqual, sizeOf } from "../tensor/shape.js";
+import * as o from "./api.js";
+
+type Grads = (Tensor | null)[];
+
+export interface KernelCtx {
+  readonly backend: Backend;
+  /** A fresh contiguous view; freed automatically unless it is the returned view. */
+  alloc(shape: readonly number[], dtype: DType): View;
+  /** A fresh contiguous view filled with a constant. */
+  full(shape: readonly number[], dtype: DType, value: number): View;
+  /** An int32 view of `shape` whose value along `axis` is start + i * step (stride 0 elsewhere). */
+  iota(shape: readonly number[], axis: number, start: number, step: number): View;
+}
+
+export type Impl<P extends Prim> =
+  | { kind: "elementwise"; scalar(xs: ScalarExpr[], params: Params<P>, out: AbstractValue): ScalarExpr }
+  | { kind: "kernel"; run(ctx: KernelCtx, xs: View[], params: Params<P>, out: AbstractValue): View };
+
+export interface Rule<P extends Prim> {
+  abstract(xs: readonly AbstractValue[], params: Params<P>): AbstractValue;
+  vjp: ((g: Tensor, xs: Tensor[], out: Tensor, params: Params<P>) => Grads) | null;
+  impl: Impl<P>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Abstract-eval helpers
+
+const avalStr = (x: AbstractValue) => `${x.dtype}${fmtShape(x.shape)}`;
+
+function sameInputs(op: string, xs: readonly AbstractValue[], n: number): void {
+  if (xs.length !== n) throw new Error(`${op}: expected ${n} inputs, got ${xs.length}`);
+  for (const x of xs.slice(1)) {
+    if (!shapesEqual(x.shape, xs[0].shape)) {
+      throw new Error(`${op}: primitive inputs must have one shape, got ${xs.map(avalStr).join(" and ")} (ops broadcast before binding)`);
+    }
+    if (x.dtype !== xs[0].dtype) {
+      throw new Error(`${op}: primitive inputs must have one dtype, got ${xs.map(avalStr).join(" and ")} (ops promote before binding)`);
+    }
+  }
+}
+
+function needDtype(op: string, x: AbstractValue, allowed: readonly DType[]): void {
+  if (!allowed.includes(x.dtype)) {
+    throw new Error(`${op}: dtype ${x.dtype} is not supported (input ${avalStr(x)}; allowed: ${allowed.join(", ")})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Elementwise rules
+
+const unaryScalar: Record<UnaryPrim, UnaryScalarOp> = {
+  neg: "neg", abs: "abs", sign: "sign", exp: "exp", log: "log", log1p: "log1p", expm1: "expm1",
+  sqrt: "sqrt", rsqrt: "rsqrt", reciprocal: "reciprocal", sin: "sin", cos: "cos", tanh: "tanh",
+  sigmoid: "sigmoid", erf: "erf", floor: "floor", ceil: "ceil", round: "round",
+};
+const floatOnly = new Set<UnaryPrim>(["exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tanh", "sigmoid", "erf"]);
+
+function unary(p: UnaryPrim, vjp: Rule<UnaryPrim>["vjp"]): Rule<UnaryPrim> {
+  return {
+    abstract(xs) {
+      sameInputs(p, xs, 1);
+      needDtype(p, xs[0], floatOnly.has(p) ? ["float32"] : ["float32", "int32"]);
+      return { shape: xs[0].shape, dtype: xs[0].dtype };
+    },
+    vjp,
+    impl: { kind: "elementwise", scalar: (e, _p, out) => ({ op: unaryScalar[p], x: e[0], dtype: out.dtype }) },
+  };
+}
+
+const binaryScalar: Record<BinaryPrim | ComparePrim | "and" | "or", BinaryScalarOp> = {
+  add: "add", sub: "sub", mul: "mul", div: "div", pow: "pow", maximum: "max", minimum: "min",
+  mod: "mod", floorDiv: "floordiv", atan2: "atan2", eq: "eq", ne: "ne", lt: "lt", le: "le", gt: "gt", ge: "ge",
+  and: "and", or: "or",
+};
+
+function binary<P extends BinaryPrim | ComparePrim | "and" | "or">(
+  p: P, allowed: readonly DType[], outDtype: DType | null, vjp: Rule<P>["vjp"],
+): Rule<P> {
+  return {
+    abstract(xs) {
+      sameInputs(p, xs, 2);
+      needDtype(p, xs[0], allowed);
+      return { shape: xs[0].shape, dtype: outDtype ?? xs[0].dtype };
+    },
+    vjp,
+    impl: { kind: "elementwise", scalar: (e, _p, out) => ({ op: binaryScalar[p], a: e[0], b: e[1], dtype: out.dtype }) },
+  };
+}
+
+const num: readonly DType[] = ["float32", "int32"];
+const all: readonly DType[] = ["float32", "int32", "bool"];
+const f32: readonly DType[] = ["float32"];
+
+// ---------------------------------------------------------------------------------------
+// Reductions: the output keeps reduced axes with size 1 (ops reshape them away).
+
+function reduce<P extends ReducePrim>(p: P, vjp: Rule<P>["vjp"]): Rule<P> {
+  return {
+    abstract(xs, params) {
+      const { axes } = params as { axes: number[] };
+      const x = xs[0];
+      if (p === "any" || p === "all") needDtype(p, x, ["bool"]);
+      else if (p === "sum" || p === "prod") needDtype(p, x, num);
+      for (const a of axes) {
+        if (a < 0 || a >= x.shape.length) throw new Error(`${p}: axis ${a} out of range for ${avalStr(x)}`);
+        if ((p === "max" || p === "min" || p === "argmax" || p === "argmin") && x.shape[a] === 0) {
+          throw new Error(`${p}: cannot reduce an empty axis ${a} of ${avalStr(x)} (the result has no identity)`);
+        }
+      }
+      const shape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const dtype: DType = p === "argmax" || p === "argmin" ? "int32" : p === "any" || p === "all" ? "bool" : x.dtype;
+      return { shape, dtype };
+    },
+    vjp,
+    impl: {
+      kind: "kernel",
+      run(ctx, xs, params, out) {
+        const v = ctx.alloc(out.shape, out.dtype);
+        ctx.backend.dispatch({ kind: "reduce", op: p, axes: (params as { axes: number[] }).axes, inputs: [xs[0]], out: v });
+        return v;
+      },
+    },
+  };
+}
+
+function maxMinVjp(g: Tensor, xs: Tensor[], out: Tensor, params: { axes: number[] }): Grads {
+  const x = xs[0];
+  const mask = o.eq(x, o.expand(out, x.shape));
+  const count = o.sum(o.cast(mask, "float32"), params.axes, { keepdims: true });
+  return [o.where(mask, o.expand(o.div(g, count), x.shape), 0)];
+}
+
+// ---------------------------------------------------------------------------------------
+// Views
+
+function viewOf(x: View, shape: readonly number[], strides: readonly number[], offset = x.offset): View {
+  return { buffer: x.buffer, dtype: x.dtype, shape: [...shape], strides: [...strides], offset };
+}
+
+function copyTo(ctx: KernelCtx, x: View): View {
+  const out = ctx.alloc(x.shape, x.dtype);
+  ctx.backend.dispatch({ kind: "copy", input: x, out });
+  return out;
+}
+
+function kernel<P extends Prim>(
+  abstract: Rule<P>["abstract"], vjp: Rule<P>["vjp"], run: (ctx: KernelCtx, xs: View[], params: Params<P>, out: AbstractValue) => View,
+): Rule<P> {
+  return { abstract, vjp, impl: { kind: "kernel", run } };
+}
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+export const rules: { [P in Prim]: Rule<P> } = {
+  neg: unary("neg", (g) => [o.neg(g)]),
+  abs: unary("abs", (g, [x]) => [o.mul(g, o.sign(x))]),
+  sign: unary("sign", (_g) => [null]),
+  exp: unary("exp", (g, _x, y) => [o.mul(g, y)]),
+  log: unary("log", (g, [x]) => [o.div(g, x)]),
+  log1p: unary("log1p", (g, [x]) => [o.div(g, o.add(x, 1))]),
+  expm1: unary("expm1", (g, _x, y) => [o.mul(g, o.add(y, 1))]),
+  sqrt: unary("sqrt", (g, _x, y) => [o.div(o.mul(g, 0.5), y)]),
+  rsqrt: unary("rsqrt", (g, [x], y) => [o.mul(o.mul(g, -0.5), o.div(y, x))]),
+  reciprocal: unary("reciprocal", (g, _x, y) => [o.neg(o.mul(g, o.mul(y, y)))]),
+  sin: unary("sin", (g, [x]) => [o.mul(g, o.cos(x))]),
+  cos: unary("cos", (g, [x]) => [o.neg(o.mul(g, o.sin(x)))]),
+  tanh: unary("tanh", (g, _x, y) => [o.mul(g, o.sub(1, o.mul(y, y)))]),
+  sigmoid: unary("sigmoid", (g, _x, y) => [o.mul(g, o.mul(y, o.sub(1, y)))]),
+  erf: unary("erf", (g, [x]) => [o.mul(g, o.mul(2 / Math.sqrt(Math.PI), o.exp(o.neg(o.mul(x, x)))))]),
+  floor: unary("floor", () => [null]),
+  ceil: unary("ceil", () => [null]),
+  round: unary("round", () => [null]),
+
+  add: binary("add", num, null, (g) => [g, g]),
+  sub: binary("sub", num, null, (g) => [g, o.neg(g)]),
+  mul: binary("mul", num, null, (g, [a, b]) => [o.mul(g, b), o.mul(g, a)]),
+  div: binary("div", f32, null, (g, [, b], y) => [o.div(g, b), o.neg(o.div(o.mul(g, y), b))]),
+  pow: binary("pow", num, null, (g, [a, b], y) => {
+    const safeLog = o.log(o.where(o.gt(a, 0), a, 1));
+    return [o.mul(g, o.mul(b, o.pow(a, o.sub(b, 1)))), o.mul(g, o.mul(y, safeLog))];
+  }),
+  maximum: binary("maximum", num, null, (g, [a, b]) => {
+    const m = o.gt(a, b);
+    return [o.where(m, g, 0), o.where(m, 0, g)];
+  }),
+  minimum: binary("minimum", num, null, (g, [a, b]) => {
+    const m = o.lt(a, b);
+    return [o.where(m, g, 0), o.where(m, 0, g)];
+  }),
+  mod: binary("mod", num, null, (g, [a, b]) => [g, o.neg(o.mul(g, o.floorDiv(a, b)))]),
+  floorDiv: binary("floorDiv", num, null, () => [null, null]),
+  atan2: binary("atan2", f32, null, (g, [a, b]) => {
+    const r = o.add(o.mul(a, a), o.mul(b, b));
+    return [o.div(o.mul(g, b), r), o.neg(o.div(o.mul(g, a), r))];
+  }),
+  eq: binary("eq", all, "bool", null),
+  ne: binary("ne", all, "bool", null),
+  lt: binary("lt", all, "bool", null),
+  le: binary("le", all, "bool", null),
+  gt: binary("gt", all, "bool", null),
+  ge: binary("ge", all, "bool", null),
+  and: binary("and", ["bool"], "bool", null),
+  or: binary("or", ["bool"], "bool", null),
+  not: {
+    abstract(xs) {
+      sameInputs("not", xs, 1);
+      needDtype("not", xs[0], ["bool"]);
+      return xs[0];
+    },
+    vjp: null,
+    impl: { kind: "elementwise", scalar: (e) => ({ op: "not", x: e[0], dtype: "bool" }) },
+  },
+  where: {
+    abstract(xs) {
+      if (xs.length !== 3) throw new Error(`where: expected 3 inputs (cond, a, b), got ${xs.length}`);
+      needDtype("where", xs[0], ["bool"]);
+      sameInputs("where", xs.slice(1), 2);
+      if (!shapesEqual(xs[0].shape, xs[1].shape)) throw new Error(`where: cond ${avalStr(xs[0])} and values ${avalStr(xs[1])} differ in shape`);
+      return xs[1];
+    },
+    vjp: (g, [c]) => [null, o.where(c, g, 0), o.where(c, 0, g)],
+    impl: { kind: "elementwise", scalar: (e, _p, out) => ({ op: "where", cond: e[0], a: e[1], b: e[2], dtype: out.dtype }) },
+  },
+  cast: {
+    abstract: (xs, p) => ({ shape: xs[0].shape, dtype: p.dtype }),
+    vjp: (g, [x], _y, p) => [x.dtype === "float32" && p.dtype === "float32" ? g : null],
+    impl: { kind: "elementwise", scalar: (e, p) => ({ op: "cast", x: e[0], dtype: p.dtype }) },
+  },
+
+  sum: reduce("sum", (g, [x]) => [o.expand(g, x.shape)]),
+  prod: reduce("prod", (g, [x], y) => [o.div(o.expand(o.mul(g, y), x.shape), x)]),
+  max: reduce("max", maxMinVjp),
+  min: reduce("min", maxMinVjp),
+  argmax: reduce("argmax", null),
+  argmin: reduce("argmin", null),
+  any: reduce("any", null),
+  all: reduce("all", null),
+
+  cumsum: kernel(
+    (xs, p) => {
+      needDtype("cumsum", xs[0], num);
+      if (p.axis < 0 || p.axis >= xs[0].shape.length) throw new Error(`cumsum: axis ${p.axis} out of range for ${avalStr(xs[0])}`);
+      return xs[0];
+    },
+    (g, _x, _y, p) => [o.flip(o.cumsum(o.flip(g, p.axis), p.axis), p.axis)],
+    (ctx, [x], p, out) => {
+      const v = ctx.alloc(out.shape, out.dtype);
+      ctx.backend.dispatch({ kind: "cumsum", axis: p.axis, input: x, out: v });
+      return v;
+    },
+  ),
+
+  reshape: kernel(
+    (xs, p) => {
+      if (sizeOf(p.shape) !== sizeOf(xs[0].shape)) throw new Error(`reshape: cannot reshape ${avalStr(xs[0])} into ${fmtShape(p.shape)}`);
+      return { shape: p.shape, dtype: xs[0].dtype };
+    },
+    (g, [x]) => [o.reshape(g, x.shape)],
+    (ctx, [x], p) => {
+      const st = reshapeStrides(x.shape, x.strides, p.shape);
+      if (st) return viewOf(x, p.shape, st);
+      const c = copyTo(ctx, x);
+      return viewOf(c, p.shape, contiguousStrides(p.shape));
+    },
+  ),
+  permute: kernel(
+    (xs, p) => {
+      const r = xs[0].shape.length;
+      const ok = p.perm.length === r && [...p.perm].sort((a, b) => a - b).every((v, i) => v === i);
+      if (!ok) throw new Error(`permute: [${p.perm.join(",")}] is not a permutation of the ${r} axes of ${avalStr(xs[0])}`);
+      return { shape: p.perm.map((i) => xs[0].shape[i]), dtype: xs[0].dtype };
+    },
+    (g, _x, _y, p) => {
+      const inv = new Array<number>(p.perm.length);
+      p.perm.forEach((a, i) => (inv[a] = i));
+      return [o.permute(g, inv)];
+    },
+    (_ctx, [x], p) => viewOf(x, p.perm.map((i) => x.shape[i]), p.perm.map((i) => x.strides[i])),
+  ),
+  expand: kernel(
+    (xs, p) => {
+      const s = xs[0].shape;
+      const lead = p.shape.length - s.length;
+      const ok = lead >= 0 && s.every((d, i) => d === p.shape[lead + i] || d === 1);
+      if (!ok) throw new Error(`expand: cannot broadcast ${avalStr(xs[0])} to ${fmtShape(p.shape)} (sizes must match or be 1)`);
+      return { shape: p.shape, dtype: xs[0].dtype };
+    },
+    (g, [x], _y, p) => {
+      const lead = p.shape.length - x.shape.length;
+      const axes = p.shape.map((_d, i) => i).filter((i) => i < lead || (x.shape[i - lead] === 1 && p.shape[i] !== 1));
+      return [o.reshape(axes.length ? o.sum(g, axes, { keepdims: true }) : g, x.shape)];
+    },
+    (_ctx, [x], p) => {
+      const lead = p.shape.length - x.shape.length;
+      const strides = p.shape.map((d, i) => (i < lead ? 0 : x.shape[i - lead] === 1 && d !== 1 ? 0 : x.strides[i - lead]));
+      return viewOf(x, p.shape, strides);
+    },
+  ),
+  slice: kernel(
+    (xs, p) => {
+      const s = xs[0].shape;
+      if (p.starts.length !== s.length) throw new Error(`slice: ${p.starts.length} axes given for ${avalStr(xs[0])}`);
+      p.shape.forEach((n, i) => {
+        const last = p.starts[i] + (n - 1) * p.steps[i];
+        if (n > 0 && (p.starts[i] < 0 || p.starts[i] >= s[i] || last < 0 || last >= s[i])) {
+          throw new Error(`slice: axis ${i} range start ${p.starts[i]} step ${p.steps[i]} count ${n} leaves ${avalStr(xs[0])}`);
+        }
+      });
+      return { shape: p.shape, dtype: xs[0].dtype };
+    },
+    (g, [x], _y, p) => [o.place(g, x.shape, p.starts, p.steps)],
+    (_ctx, [x], p) => {
+      let off = x.offset;
+      p.starts.forEach((s, i) => (off += (p.shape[i] > 0 ? s : 0) * x.strides[i]));
+      return viewOf(x, p.shape, x.strides.map((st, i) => st * p.steps[i]), off);
+    },
+  ),
+  copy: kernel((xs) => xs[0], (g) => [g], (ctx, [x]) => copyTo(ctx, x)),
+
+  gather: kernel(
+    (xs, p) => {
+      const [x, idx] = xs;
+      needDtype("gather", idx, ["int32"]);
+      if (idx.shape.length !== x.shape.length) throw new Error(`gather: index ${avalStr(idx)} must have the rank of input ${avalStr(x)}`);
+      return { shape: idx.shape, dtype: x.dtype };
+    },
+    (g, [x, idx], _y, p) => [o.scatterAddP(o.zeros(x.shape), idx, g, p.axis), null],
+    (ctx, [x, idx], p, out) => {
+      const v = ctx.alloc(out.shape, out.dtype);
+      ctx.backend.dispatch({ kind: "gather", axis: p.axis, input: x, index: idx, out: v });
+      return v;
+    },
+  ),
+  scatterAdd: kernel(
+    (xs, p) => {
+      const [base, idx, src] = xs;
+      needDtype("scatterAdd", idx, ["int32"]);
+      if (!shapesEqual(idx.shape, src.shape)) throw new Error(`scatterAdd: index ${avalStr(idx)} and src ${avalStr(src)} must have one shape`);
+      if (base.dtype !== src.dtype) throw new Error(`scatterAdd: base ${avalStr(base)} and src ${avalStr(src)} differ in dtype`);
+      if (p.axis < 0 || p.axis >= base.shape.length) throw new Error(`scatterAdd: axis ${p.axis} out of range for ${avalStr(base)}`);
+      return base;
+    },
+    (g, [, idx], _y, p) => [g, null, o.gatherP(g, idx, p.axis)],
+    (ctx, [base, idx, src], p) => {
+      const out = copyTo(ctx, base);
+      ctx.backend.dispatch({ kind: "scatterAdd", axis: p.axis, index: idx, src, out });
+      return out;
+    },
+  ),
+  concat: kernel(
+    (xs, p) => {
+      if (xs.length === 0) throw new Error("concat: needs at least one tensor");
+      const r = xs[0].shape.length;
+      for (const x of xs) {
+        const ok = x.dtype === xs[0].dtype && x.shape.length === r && x.shape.every((d, i) => i === p.axis || d === xs[0].shape[i]);
+        if (!ok) throw new Error(`concat: inputs ${xs.map(avalStr).join(", ")} must match in dtype and in every axis but ${p.axis}`);
+      }
+      const shape = [...xs[0].shape];
+      shape[p.axis] = xs.reduce((s, x) => s + x.shape[p.axis], 0);
+      return { shape, dtype: xs[0].dtype };
+    },
+    (g, xs, _y, p) => {
+      let at = 0;
+      return xs.map((x) => {
+        const n = x.shape[p.axis];
+        const piece = o.narrow(g, p.axis, at, n);
+        at += n;
+        return piece;
+      });
+    },
+    (ctx, xs, p, out) => {
+      const v = ctx.full(out.shape, out.dtype, 0);
+      let at = 0;
+      for (const x of xs) {
+        if (sizeOf(x.shape) > 0) {
+          const idx = ctx.iota(x.shape, p.axis, at, 1);
+          ctx.backend.dispatch({ kind: "scatterAdd", axis: p.axis, index: idx, src: x, out: v });
+        }
+        at += x.shape[p.axis];
+      }
+      return v;
+    },
+  ),
+  place: kernel(
+    (xs, p) => ({ shape: p.shape, dtype: xs[0].dtype }),
+    (g, [x], _y, p) => [o.sliceP(g, p.starts, p.steps, x.shape)],
+    (ctx, [x], p) => {
+      let cur = x;
+      for (let a = 0; a < p.shape.length; a++) {
+        if (cur.shape[a] === p.shape[a] && p.starts[a] === 0 && p.steps[a] === 1) continue;
+        const shape = [...cur.shape];
+        shape[a] = p.shape[a];
+        const next = ctx.full(shape, x.dtype, 0);
+        if (sizeOf(cur.shape) > 0) {
+          const idx = ctx.iota(cur.shape, a, p.starts[a], p.steps[a]);
+          ctx.backend.dispatch({ kind: "scatterAdd", axis: a, index: idx, src: cur, out: next });
+        }
+        cur = next;
+      }
+      return cur === x ? copyTo(ctx, x) : cur;
+    },
+  ),
+
+  matmul: kernel(
+    (xs) => {
+      const [a, b] = xs;
+      needDtype("matmul", a, f32);
+      needDtype("matmul", b, f32);
+      const r = a.shape.length;
+      if (r < 2 || b.shape.length !== r || !shapesEqual(a.shape.slice(0, r - 2), b.shape.slice(0, r - 2))) {
+        throw new Error(`matmul: primitive operands need one rank >= 2 and equal batch dims, got ${avalStr(a)} and ${avalStr(b)}`);
+      }
+      if (a.shape[r - 1] !== b.shape[r - 2]) {
+        throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${a.shape[r - 1]} != ${b.shape[r - 2]})`);
+      }
+      return { shape: [...a.shape.slice(0, r - 1), b.shape[r - 1]], dtype: "float32" };
+    },
+    (g, [a, b]) => [o.matmul(g, o.mT(b)), o.matmul(o.mT(a), g)],
+    (ctx, [a, b], _p, out) => {
+      const v = ctx.alloc(out.shape, "float32");
+      ctx.backend.dispatch({ kind: "matmul", a, b, out: v });
+      return v;
+    },
+  ),
+  conv2d: kernel(
+    (xs, p) => convShape(xs[0], xs[1], p),
+    (g, [x, w], _y, p) => [o.conv2dInputGrad(g, w, p, x.shape), o.conv2dWeightGrad(x, g, p, w.shape)],
+    (ctx, [x, w], p, out) => {
+      const v = ctx.alloc(out.shape, "float32");
+      ctx.backend.dispatch({ kind: "conv2d", x, w, out: v, params: p });
+      return v;
+    },
+  ),
+  conv2dInputGrad: kernel(
+    (xs, p) => {
+      const y = convShape({ shape: p.inputShape, dtype: "float32" }, xs[1], p);
+      if (!shapesEqual(y.shape, xs[0].shape)) throw new Error(`conv2dInputGrad: dy ${avalStr(xs[0])} does not match the conv output ${fmtShape(y.shape)} of input ${fmtShape(p.inputShape)}`);
+      return { shape: p.inputShape, dtype: "float32" };
+    },
+    (g, [dy, w], _y, p) => [o.conv2dP(g, w, p), o.conv2dWeightGrad(g, dy, p, w.shape)],
+    (ctx, [dy, w], p, out) => {
+      const v = ctx.alloc(out.shape, "float32");
+      ctx.backend.dispatch({ kind: "conv2dInputGrad", dy, w, out: v, params: p });
+      return v;
+    },
+  ),
+  conv2dWeightGrad: kernel(
+    (xs, p) => {
+      const y = convShape(xs[0], { shape: p.weightShape, dtype: "float32" }, p);
+      if (!shapesEqual(y.shape, xs[1].shape)) throw new Error(`conv2dWeightGrad: dy ${avalStr(xs[1])} does not match the conv output ${fmtShape(y.shape)}`);
+      return { shape: p.weightShape, dtype: "float32" };
+    },
+    (g, [x, dy], _y, p) => [o.conv2dInputGrad(dy, g, p, x.shape), o.conv2dP(x, g, p)],
+    (ctx, [x, dy], p, out) => {
+      const v = ctx.alloc(out.shape, "float32");
+      ctx.backend.dispatch({ kind: "conv2dWeightGrad", x, dy, out: v, params: p });
+      return v;
+    },
+  ),
+  maxPool2d: kernel(
+    (xs, p) => poolShape("maxPool2d", xs[0], p),
+    (g, [x], _y, p) => {
+      const [N, C, H, W] = x.shape;
+      const idx = o.reshape(o.maxPool2dIndices(x, p), [N, C, -1]);
+      const dx = o.scatterAddP(o.zeros([N, C, H * W]), idx, o.reshape(g, [N, C, -1]), 2);
+      return [o.reshape(dx, x.shape)];
+    },
+    (ctx, [x], p, out) => {
+      const v = ctx.alloc(out.shape, "float32");
+      const indices = ctx.alloc(out.shape, "int32");
+      ctx.backend.dispatch({ kind: "maxPool2d", x, out: v, indices, params: p });
+      return v;
+    },
+  ),
+  maxPool2dIndices: kernel(
+    (xs, p) => ({ ...poolShape("maxPool2dIndices", xs[0], p), dtype: "int32" }),
+    null,
+    (ctx, [x], p, out) => {
+      const v = ctx.alloc(out.shape, "float32");
+      const indices = ctx.alloc(out.shape, "int32");
+      ctx.backend.dispatch({ kind: "maxPool2d", x, out: v, indices, params: p });
+      return indices;
+    },
+  ),
+  random: kernel(
+    (_xs, p) => ({ shape: p.shape, dtype: p.dist === "bits" ? "int32" : "float32" }),
+    null,
+    (ctx, _xs, p, out) => {
+      const v = ctx.alloc(out.shape, out.dtype);
+      ctx.backend.dispatch({ kind: "random", dist: p.dist, key: p.key, counter: p.counter, out: v });
+      return v;
+    },
+  ),
+};
+
+function convShape(x: AbstractValue, w: AbstractValue, p: Params<"conv2d">): AbstractValue {
+  if (x.shape.length !== 4 || w.shape.length !== 4) {
+    throw new Error(`conv2d: expected input [N,C,H,W] and weight [O,C/groups,KH,KW], got ${avalStr(x)} and ${avalStr(w)}`);
+  }
+  needDtype("conv2d", x, f32);
+  needDtype("conv2d", w, f32);
+  const [N, C, H, W] = x.shape;
+  const [O, Cg, KH, KW] = w.shape;
+  if (C % p.groups !== 0 || O % p.groups !== 0 || Cg * p.groups !== C) {
+    throw new Error(`conv2d: input channels ${C} and weight ${fmtShape(w.shape)} do not fit groups=${p.groups} (need C = groups * weight.shape[1] and O divisible by groups)`);
+  }
+  const OH = Math.floor((H + 2 * p.padding[0] - p.dilation[0] * (KH - 1) - 1) / p.stride[0]) + 1;
+  const OW = Math.floor((W + 2 * p.padding[1] - p.dilation[1] * (KW - 1) - 1) / p.stride[1]) + 1;
+  if (OH <= 0 || OW <= 0) throw new Error(`conv2d: kernel ${KH}x${KW} (dilation ${p.dilation}) is larger than the padded input ${fmtShape(x.shape)}`);
+  return { shape: [N, O, OH, OW], dtype: "float32" };
+}
+
+function poolShape(op: string, x: AbstractValue, p: Params<"maxPool2d">): AbstractValue {
+  if (x.shape.length !== 4) throw new Error(`${op}: expected input [N,C,H,W], got ${avalStr(x)}`);
+  needDtype(op, x, f32);
+  const [N, C, H, W] = x.shape;
+  if (p.padding[0] * 2 > p.kernelSize[0] || p.padding[1] * 2 > p.kernelSize[1]) {
+    throw new Error(`${op}: padding ${p.padding} must be at most half the kernel size ${p.kernelSize}`);
+  }
+  const OH = Math.floor((H + 2 * p.padding[0] - p.kernelSize[0]) / p.stride[0]) + 1;
+  const OW = Math.floor((W + 2 * p.padding[1] - p.kernelSize[1]) / p.stride[1]) + 1;
+  if (OH <= 0 || OW <= 0) throw new Error(`${op}: kernel ${p.kernelSize} is larger than the padded input ${fmtShape(x.shape)}`);
+  return { shape: [N, C, OH, OW], dtype: "float32" };
+}
+
+// ---------------------------------------------------------------------------------------
+// Running an impl on a backend (eager trace).
+
+export function runImpl<P extends Prim>(
+  prim: P, backend: Backend, xs: View[], inputs: Tensor[], params: Params<P>, out: AbstractValue,
+): { view: View; storage: Storage } {
+  const allocs: Storage[] = [];
+  const ctx: KernelCtx = {
+    backend,
+    alloc(shape, dtype) {
+      const s = allocate(backend, Math.max(sizeOf(shape) * itemSize[dtype], 0), `${prim} ${dtype}${fmtShape(shape)}`);
+      allocs.push(s);
+      return { buffer: s.buffer, dtype, shape: [...shape], strides: contiguousStrides(shape), offset: 0 };
+    },
+    full(shape, dtype, value) {
+      const v = ctx.alloc(shape, dtype);
+      if (sizeOf(shape) > 0) backend.dispatch({ kind: "elementwise", expr: { op: "const", value, dtype }, inputs: [], out: v });
+      return v;
+    },
+    iota(shape, axis, start, step) {
+      const n = shape[axis];
+      const v = ctx.alloc([n], "int32");
+      const data = new Int32Array(n);
+      for (let i = 0; i < n; i++) data[i] = start + i * step;
+      backend.write(v.buffer, "int32", 0, data);
+      return { ...v, shape: [...shape], strides: shape.map((_d, i) => (i === axis ? 1 : 0)) };
+    },
+  };
+  const rule = rules[prim] as Rule<P>;
+  let view: View;
+  try {
+    if (rule.impl.kind === "elementwise") {
+      const expr = rule.impl.scalar(xs.map((x, i) => ({ op: "input", index: i, dtype: x.dtype })), params, out);
+      view = ctx.alloc(out.shape, out.dtype);
+      if (sizeOf(out.shape) > 0) backend.dispatch({ kind: "elementwise", expr, inputs: xs, out: view });
+    } else {
+      view = rule.impl.run(ctx, xs, params, out);
+    }
+  } catch (e) {
+    for (const s of allocs) s.release();
+    throw e;
+  }
+  let storage = allocs.find((s) => s.buffer === view.buffer);
+  for (const s of allocs) if (s !== storage) s.release();
+  if (!storage) {
+    const i = xs.findIndex((x) => x.buffer === view.buffer);
+    if (i < 0) throw new Error(`internal: ${prim} returned a view of an unknown buffer`);
+    storage = inputs[i]._storage().retain();
+  }
+  return { view, storage };
+}

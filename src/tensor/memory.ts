@@ -1,0 +1,37 @@
+// Memory API: tb.memory(), tb.scope(), tb.collect(), wired to the runtime's lifetimes.
+//
+// A scope keeps what it returns plus everything those tensors' tape still needs (so a
+// returned loss can still call backward()) and gradients stored on leaves.
+
+import { installScopeHooks, memory, scope, collect, setCollectThreshold } from "../core/runtime.js";
+import { Tensor } from "./tensor.js";
+
+function keepSet(result: unknown): Set<object> {
+  const keep = new Set<object>();
+  const visit = (t: Tensor) => {
+    if (keep.has(t)) return;
+    keep.add(t);
+    if (t._node) for (const x of t._node.inputs) visit(x);
+    if (t.grad) visit(t.grad);
+  };
+  const walk = (x: unknown, depth: number) => {
+    if (depth > 32 || x === null || typeof x !== "object") return;
+    if (x instanceof Tensor) return visit(x);
+    if (Array.isArray(x)) return x.forEach((v) => walk(v, depth + 1));
+    if (x instanceof Map) return x.forEach((v) => walk(v, depth + 1));
+    for (const v of Object.values(x)) walk(v, depth + 1);
+  };
+  walk(result, 0);
+  return keep;
+}
+
+installScopeHooks({
+  keep: keepSet,
+  dispose(obj) {
+    const t = obj as Tensor;
+    if (t._escaped) return;
+    t.dispose();
+  },
+});
+
+export { memory, scope, collect, setCollectThreshold };
