@@ -88,7 +88,7 @@ export function binaryFn(op: BinaryScalarOp, dtype: DType): (a: number, b: numbe
 export function storeAs(dtype: DType): (x: number) => number {
   if (dtype === "float32") return Math.fround;
   if (dtype === "int32") return (x) => x | 0;
-  return (x) => (x ? 1 : 0);
+  return (x) => (x !== 0 ? 1 : 0); // NaN is true, as in NumPy
 }
 
 /** Compiles an expression tree into a closure over the input values of one element. */
