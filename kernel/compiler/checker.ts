@@ -183,6 +183,7 @@ export class CellChecker {
       allowSyntheticDefaultImports: true,
       resolveJsonModule: true,
       allowImportingTsExtensions: true,
+      allowJs: true,
       skipLibCheck: true,
       declaration: true,
       sourceMap: true,

@@ -18,12 +18,33 @@ import * as fs from "node:fs";
 import { isBuiltin, register } from "node:module";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import * as vm from "node:vm";
 import { resolve as resolveSpecifier } from "import-meta-resolve";
 import { projectRoot } from "./checker.js";
 
+type Importer = (url: string) => Promise<Record<string, unknown>>;
+
 // A native import() that bundlers and test runners leave alone (they rewrite `import(` in
-// module source), so cells load modules exactly as in the kernel process.
-const nativeImport = new Function("u", "return import(u)") as (url: string) => Promise<Record<string, unknown>>;
+// module source), so cells load modules exactly as in the kernel process. Where the host
+// gives Function-made code no import callback (code itself run through vm, as test runners
+// do), fall back to a vm script using Node's default loader.
+let nativeImport = new Function("u", "return import(u)") as Importer;
+let fellBack = false;
+
+async function importUrl(url: string): Promise<Record<string, unknown>> {
+  try {
+    return await nativeImport(url);
+  } catch (e) {
+    if (fellBack || (e as { code?: string }).code !== "ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING") throw e;
+    fellBack = true;
+    const script = new vm.Script("(u) => import(u)", {
+      filename: "tensorbook-import",
+      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    });
+    nativeImport = script.runInThisContext() as Importer;
+    return nativeImport(url);
+  }
+}
 
 const TS_FILE = /\.(ts|tsx|mts|cts)$/;
 const PROBE = [".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", ".json"];
@@ -117,8 +138,8 @@ export class ModuleLoader {
     if (typeof spec !== "string") throw new TypeError(`import(): the module specifier must be a string, got ${typeof spec}`);
     if (spec === "tslab") return this.tslab();
     const url = this.resolve(spec);
-    if (TS_FILE.test(new URL(url).pathname)) installTsHook();
-    return nativeImport(url);
+    if (url.startsWith("file:") && TS_FILE.test(new URL(url).pathname)) installTsHook();
+    return importUrl(url);
   }
 
   resolve(spec: string): string {

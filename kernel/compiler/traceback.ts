@@ -7,7 +7,7 @@
 // own files and of Node's internals are dropped; frames of user files (node_modules,
 // relative .ts/.js imports) stay.
 
-import { SourceMap } from "node:module";
+import { findSourceMap, SourceMap } from "node:module";
 import * as path from "node:path";
 import * as util from "node:util";
 import { fileURLToPath } from "node:url";
@@ -49,6 +49,15 @@ export class CellMaps {
       return head.endsWith("at") ? `${head} ${where}` : `${head} (${where})`;
     }
     if (!/^\s*at /.test(line)) return line;
+    // A transpiled user .ts file whose frame the runtime did not map (a replaced
+    // Error.prepareStackTrace skips Node's source maps): map it with Node's cached map.
+    const t = /^(.*?)(file:\/\/[^\s)]+\.(?:ts|tsx|mts|cts)):(\d+):(\d+)(\)?)$/.exec(line);
+    if (t) {
+      const e = findSourceMap(t[2])?.findEntry(Number(t[3]) - 1, Number(t[4]) - 1) as { originalLine?: number; originalColumn?: number } | undefined;
+      if (e?.originalLine !== undefined && e.originalColumn !== undefined) {
+        return `${t[1]}${fileURLToPath(t[2])}:${e.originalLine + 1}:${e.originalColumn + 1}${t[5]}`;
+      }
+    }
     if (line.includes("node:internal") || line.includes(kernelDir) || line.includes("/node_modules/vitest/") || line.includes("/node_modules/tinypool/")) {
       return undefined;
     }
@@ -76,6 +85,12 @@ export class CellMaps {
         raw = raw.slice(0, base);
         if (raw.length > 0 && /^\s*at cell\[\d+\]:\d+:\d+$/.test(raw[raw.length - 1])) raw.pop();
       }
+      // Frames after the outermost cell frame are its callers: the kernel (or a test).
+      let lastCell = -1;
+      raw.forEach((l, i) => {
+        if (/\bcell\[\d+\]/.test(l)) lastCell = i;
+      });
+      if (lastCell >= 0) raw = raw.slice(0, lastCell + 1);
       const frames = raw.map((l) => this.frame(l)).filter((l): l is string => l !== undefined);
       return { status: "error", ename, evalue, traceback: [...head, ...frames] };
     }
