@@ -6,14 +6,12 @@
 
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { jupyterDataDir } from "./history.js";
 import { projectRoot } from "./kernel-info.js";
 import { connectionFileFromArgv, runKernel } from "./main.js";
 import { runNotebook } from "./runner.js";
 
 export const NODE_FLAGS = ["--expose-gc", "--experimental-wasm-relaxed-simd"];
-const here = dirname(fileURLToPath(import.meta.url));
 
 export interface KernelSpec {
   argv: string[];
@@ -23,9 +21,9 @@ export interface KernelSpec {
   metadata: Record<string, unknown>;
 }
 
-/** The kernel command: absolute node, flags, absolute dist/kernel/main.js. */
+/** The kernel command: absolute node, flags, absolute dist/kernel/main.js (also when this module runs from source, as in tests). */
 export function kernelArgv(): string[] {
-  return [process.execPath, ...NODE_FLAGS, join(here, "main.js"), "-f", "{connection_file}"];
+  return [process.execPath, ...NODE_FLAGS, join(projectRoot(), "dist", "kernel", "main.js"), "-f", "{connection_file}"];
 }
 
 export function kernelSpec(interruptMode: "message" | "signal" = "message"): KernelSpec {

