@@ -103,13 +103,16 @@ export function declarationEntries(dts: string): Entry[] {
     // Inside `declare global` the `export` and `declare` modifiers are not allowed.
     let body = s.getStart(sf);
     for (const m of mods) if (m.kind === ts.SyntaxKind.ExportKeyword || m.kind === ts.SyntaxKind.DeclareKeyword) body = m.getEnd();
-    const text = dts.slice(body, s.getEnd()).trim();
+    // Leading JSDoc travels with the declaration, so hover and help() show it later.
+    const lead = dts.slice(s.getFullStart(), s.getStart(sf)).trim();
+    const doc = lead ? lead + "\n" : "";
+    const text = doc + dts.slice(body, s.getEnd()).trim();
     if (ts.isVariableStatement(s)) {
       const flags = s.declarationList.flags;
       const kw = flags & ts.NodeFlags.Const ? "const" : flags & ts.NodeFlags.Let ? "let" : "var";
       for (const d of s.declarationList.declarations) {
         if (!ts.isIdentifier(d.name)) continue;
-        out.push({ name: d.name.text, module: [], global: `${kw} ${d.getText(sf)};` });
+        out.push({ name: d.name.text, module: [], global: `${doc}${kw} ${d.getText(sf)};` });
       }
     } else if (ts.isImportEqualsDeclaration(s)) {
       out.push({ name: s.name.text, module: [], global: `export ${text}` });
