@@ -22,11 +22,69 @@ def dec(v):
 def enc(v):
     if isinstance(v, float) and not math.isfinite(v): return "nan" if v != v else ("inf" if v > 0 else "-inf")
     return v
+def conv2d_ref(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    x = x.astype(np.float64); w = w.astype(np.float64)
+    N, C, H, W = x.shape; O, Cg, KH, KW = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
+    OH = (H + 2 * padding[0] - dilation[0] * (KH - 1) - 1) // stride[0] + 1
+    OW = (W + 2 * padding[1] - dilation[1] * (KW - 1) - 1) // stride[1] + 1
+    out = np.zeros((N, O, OH, OW))
+    Og = O // groups
+    for o in range(O):
+        g = o // Og
+        for kh in range(KH):
+            for kw in range(KW):
+                h0 = kh * dilation[0]; w0 = kw * dilation[1]
+                patch = xp[:, g * Cg:(g + 1) * Cg, h0:h0 + stride[0] * (OH - 1) + 1:stride[0], w0:w0 + stride[1] * (OW - 1) + 1:stride[1]]
+                out[:, o] += np.einsum("nchw,c->nhw", patch, w[o, :, kh, kw])
+    return out
+def conv_transpose2d_ref(x, w, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1):
+    x = x.astype(np.float64); w = w.astype(np.float64)
+    N, Cin, H, W = x.shape; _, Cog, KH, KW = w.shape
+    OH = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (KH - 1) + output_padding[0] + 1
+    OW = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (KW - 1) + output_padding[1] + 1
+    full = np.zeros((N, Cog * groups, OH + 2 * padding[0] + stride[0] + dilation[0] * KH, OW + 2 * padding[1] + stride[1] + dilation[1] * KW))
+    Cg = Cin // groups
+    for n in range(N):
+        for c in range(Cin):
+            g = c // Cg
+            for i in range(H):
+                for j in range(W):
+                    for kh in range(KH):
+                        for kw in range(KW):
+                            full[n, g * Cog:(g + 1) * Cog, i * stride[0] + kh * dilation[0], j * stride[1] + kw * dilation[1]] += x[n, c, i, j] * w[c, :, kh, kw]
+    return full[:, :, padding[0]:padding[0] + OH, padding[1]:padding[1] + OW]
+def pool_ref(x, k, s, p, kind, include_pad=True):
+    N, C, H, W = x.shape
+    OH = (H + 2 * p[0] - k[0]) // s[0] + 1; OW = (W + 2 * p[1] - k[1]) // s[1] + 1
+    out = np.zeros((N, C, OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            h0 = i * s[0] - p[0]; w0 = j * s[1] - p[1]
+            hs, he = max(h0, 0), min(h0 + k[0], H); ws, we = max(w0, 0), min(w0 + k[1], W)
+            win = x[:, :, hs:he, ws:we].astype(np.float64)
+            if kind == "max": out[:, :, i, j] = win.max(axis=(2, 3))
+            else:
+                cnt = (min(h0 + k[0], H + p[0]) - h0) * (min(w0 + k[1], W + p[1]) - w0) if include_pad else (he - hs) * (we - ws)
+                out[:, :, i, j] = win.sum(axis=(2, 3)) / cnt
+    return out
+def adaptive_ref(x, oh, ow):
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            hs, he = (i * H) // oh, -((-(i + 1) * H) // oh); ws, we = (j * W) // ow, -((-(j + 1) * W) // ow)
+            out[:, :, i, j] = x[:, :, hs:he, ws:we].astype(np.float64).mean(axis=(2, 3))
+    return out
+def log_softmax_ref(x, axis):
+    x = x.astype(np.float64); m = x.max(axis=axis, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
 DT = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 for line in sys.stdin:
     req = json.loads(line)
     try:
-        env = {"np": np, "erf": erf, "math": math}
+        env = {"np": np, "erf": erf, "math": math, "conv2d_ref": conv2d_ref, "conv_transpose2d_ref": conv_transpose2d_ref,
+               "pool_ref": pool_ref, "adaptive_ref": adaptive_ref, "log_softmax_ref": log_softmax_ref}
         for k, v in req["inputs"].items():
             env[k] = np.array([dec(x) for x in v["data"]], dtype=DT[v["dtype"]]).reshape(v["shape"])
         out = np.asarray(eval(req["code"], env))
