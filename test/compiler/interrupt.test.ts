@@ -1,0 +1,44 @@
+// Interrupting a cell: a synchronous loop stops on SIGINT (breakOnSigint), a pending await
+// is abandoned by interrupt(); either way the cell ends with KeyboardInterrupt and every
+// variable is kept. SIGINT comes from a worker thread, as the kernel's I/O thread sends it.
+
+import { Worker } from "node:worker_threads";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Session } from "./session.js";
+
+const s = new Session();
+// Outside the vm run a SIGINT would end the process: keep it as the kernel does.
+const keep = () => undefined;
+beforeAll(() => void process.on("SIGINT", keep));
+afterAll(() => void process.off("SIGINT", keep));
+
+/** Sends SIGINT to this process from another thread after `ms` milliseconds. */
+function sigintAfter(ms: number): Worker {
+  return new Worker(`setTimeout(() => process.kill(process.pid, "SIGINT"), ${ms});`, { eval: true });
+}
+
+describe("interrupt", () => {
+  it("SIGINT stops a synchronous loop; variables are kept", async () => {
+    await s.value("let spins = 0; const keptBefore = 'yes';");
+    const w = sigintAfter(300);
+    const err = await s.error("spins = 0;\nwhile (true) { spins++; }");
+    await w.terminate();
+    expect(err).toEqual({ status: "error", ename: "KeyboardInterrupt", evalue: "Interrupted", traceback: ["KeyboardInterrupt: Interrupted"] });
+    expect(await s.value("keptBefore + ' ' + (spins > 0)")).toBe("'yes true'");
+  });
+
+  it("interrupt() abandons a pending await; variables are kept and the kernel goes on", async () => {
+    const running = s.run("const beforeAwait = 7;\nawait new Promise(() => {});\nconst neverSet = 1;");
+    await new Promise((r) => setTimeout(r, 50));
+    s.engine.interrupt();
+    const { outcome } = await running;
+    expect(outcome).toEqual({ status: "error", ename: "KeyboardInterrupt", evalue: "Interrupted", traceback: ["KeyboardInterrupt: Interrupted"] });
+    expect(await s.value("beforeAwait")).toBe("7");
+    expect(await s.value("1 + 1")).toBe("2");
+  });
+
+  it("interrupt() with no cell running does nothing", async () => {
+    s.engine.interrupt();
+    expect(await s.value("'still fine'")).toBe("'still fine'");
+  });
+});
