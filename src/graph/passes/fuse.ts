@@ -1,0 +1,80 @@
+// Fusion planning: which ops run together as one kernel.
+//
+// Three kinds of group, each one kernel of the backend contract:
+//   elementwise   a chain (or tree) of elementwise ops             -> one elementwise kernel
+//   reduce        elementwise ops feeding sum/prod/max/min          -> reduce with a prologue
+//   matmul        matmul followed by elementwise ops (bias, relu)   -> matmul with an epilogue
+// A producer joins its consumer's group when the consumer is its only user, the two have
+// the same shape (an elementwise consumer) or the producer is the reduction's input, and
+// the producer's value is needed nowhere else (not an output, not an update). Broadcasts
+// reach fused kernels as strided views (expand is a view op, never in a group), so
+// `x * expand(b)` fuses with b read through a zero-stride view.
+//
+// The plan is pure graph logic; compile.ts turns each group into one ScalarExpr and one
+// kernel.
+
+import { elementwisePrims, type Prim } from "../../ops/prims.js";
+import { sameAval, type Graph } from "../ir.js";
+
+export type GroupKind = "elementwise" | "reduce" | "matmul";
+
+export interface FusionGroup {
+  kind: GroupKind;
+  /** Member op ids in topological order; the last one is the root. */
+  nodes: number[];
+}
+
+/** Reductions whose backend kernel takes an elementwise prologue. */
+const prologueReductions = new Set<Prim>(["sum", "prod", "max", "min"]);
+
+export function planFusion(g: Graph): FusionGroup[] {
+  const users = g.users();
+  const pinned = new Set<number>([...g.outputs, ...g.updates.map((u) => u.value)]);
+  const groupOf = new Map<number, FusionGroup>();
+  const groups: FusionGroup[] = [];
+
+  /** p may disappear into its only consumer n. */
+  const fusible = (p: number, n: number): boolean => {
+    const node = g.nodes[p]!;
+    const group = groupOf.get(p);
+    return (
+      node.kind === "op" && group !== undefined && group.nodes.at(-1) === p && !pinned.has(p) &&
+      users[p]!.length > 0 && users[p]!.every((u) => u === n)
+    );
+  };
+
+  for (const n of g.nodes) {
+    if (n.kind !== "op") continue;
+    if (elementwisePrims.has(n.prim)) {
+      let group: FusionGroup = { kind: "elementwise", nodes: [] };
+      for (const p of new Set(n.inputs)) {
+        if (!fusible(p, n.id) || !sameAval({ ...g.nodes[p]!.aval, dtype: n.aval.dtype }, n.aval)) continue;
+        const pg = groupOf.get(p)!;
+        if (pg.kind === "reduce") continue; // a reduction's output is not fused forwards
+        if (pg.kind === "matmul" && group.kind === "matmul") continue; // one matmul per group
+        if (pg.kind === "matmul") group = { kind: "matmul", nodes: [...pg.nodes, ...group.nodes] };
+        else group.nodes.push(...pg.nodes);
+        groups.splice(groups.indexOf(pg), 1);
+      }
+      group.nodes.sort((a, b) => a - b).push(n.id);
+      for (const m of group.nodes) groupOf.set(m, group);
+      groups.push(group);
+    } else if (prologueReductions.has(n.prim)) {
+      const group: FusionGroup = { kind: "reduce", nodes: [] };
+      const p = n.inputs[0]!;
+      if (fusible(p, n.id) && groupOf.get(p)!.kind === "elementwise") {
+        const pg = groupOf.get(p)!;
+        group.nodes.push(...pg.nodes);
+        groups.splice(groups.indexOf(pg), 1);
+      }
+      group.nodes.push(n.id);
+      for (const m of group.nodes) groupOf.set(m, group);
+      groups.push(group);
+    } else if (n.prim === "matmul") {
+      const group: FusionGroup = { kind: "matmul", nodes: [n.id] };
+      groupOf.set(n.id, group);
+      groups.push(group);
+    }
+  }
+  return groups.sort((a, b) => a.nodes.at(-1)! - b.nodes.at(-1)!);
+}

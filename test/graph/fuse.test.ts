@@ -1,0 +1,77 @@
+// Fusion planning on hand-built graphs: elementwise chains with broadcasts, reductions with
+// elementwise prologues, matmul epilogues, and values that must stay materialized.
+
+import { describe, expect, it } from "vitest";
+import { GraphBuilder, type Aval } from "../../src/graph/ir.js";
+import { planFusion } from "../../src/graph/passes/fuse.js";
+import type { Params, Prim } from "../../src/ops/prims.js";
+
+const f32 = (...shape: number[]): Aval => ({ shape, dtype: "float32" });
+
+function builder() {
+  const b = new GraphBuilder();
+  return {
+    b,
+    input: (name: string, aval: Aval, index: number) => b.add({ kind: "input", name, index, aval, scope: [] }),
+    scalar: (v: number) => b.add({ kind: "constant", aval: f32(), data: new Float32Array([v]), scope: [] }),
+    op: <P extends Prim>(prim: P, inputs: number[], aval: Aval, params: Params<P> = {} as Params<P>) =>
+      b.add({ kind: "op", prim, params, inputs, aval, phase: "forward", scope: [] } as never),
+  };
+}
+
+const describeGroups = (groups: ReturnType<typeof planFusion>, prims: (id: number) => string) =>
+  groups.map((gr) => `${gr.kind}: ${gr.nodes.map(prims).join(" ")}`);
+
+describe("fusion planning", () => {
+  it("sqrt(x*x + y*y) * 0.5 + 1 is one elementwise kernel with broadcast constants", () => {
+    const t = builder();
+    const x = t.input("x", f32(1000), 0);
+    const y = t.input("y", f32(1000), 1);
+    const xx = t.op("mul", [x, x], f32(1000));
+    const yy = t.op("mul", [y, y], f32(1000));
+    const s = t.op("sqrt", [t.op("add", [xx, yy], f32(1000))], f32(1000));
+    const half = t.op("expand", [t.scalar(0.5)], f32(1000), { shape: [1000] });
+    const one = t.op("expand", [t.scalar(1)], f32(1000), { shape: [1000] });
+    const out = t.op("add", [t.op("mul", [s, half], f32(1000)), one], f32(1000));
+    const g = t.b.build([out]);
+    const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
+    expect(describeGroups(planFusion(g), prim)).toEqual(["elementwise: mul mul add sqrt mul add"]);
+  });
+
+  it("a value used twice, or returned, is materialized", () => {
+    const t = builder();
+    const x = t.input("x", f32(4), 0);
+    const e = t.op("exp", [x], f32(4));
+    const a = t.op("add", [e, e], f32(4)); // one consumer reading e twice: still fusible
+    const n = t.op("neg", [a], f32(4));
+    const m = t.op("mul", [a, n], f32(4)); // a has two users now
+    const g = t.b.build([m, n]);
+    const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
+    expect(describeGroups(planFusion(g), prim)).toEqual(["elementwise: exp add", "elementwise: neg", "elementwise: mul"]);
+  });
+
+  it("reductions take their elementwise input as a prologue; their output is not fused forwards", () => {
+    const t = builder();
+    const x = t.input("x", f32(8, 16), 0);
+    const sq = t.op("mul", [x, x], f32(8, 16));
+    const s = t.op("sum", [sq], f32(8, 1), { axes: [1] });
+    const r = t.op("sqrt", [s], f32(8, 1));
+    const g = t.b.build([r]);
+    const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
+    expect(describeGroups(planFusion(g), prim)).toEqual(["reduce: mul sum", "elementwise: sqrt"]);
+  });
+
+  it("matmul + bias + relu is one matmul kernel with an epilogue", () => {
+    const t = builder();
+    const x = t.input("x", f32(8, 4), 0);
+    const w = t.input("w", f32(4, 3), 1);
+    const bias = t.input("b", f32(3), 2);
+    const mm = t.op("matmul", [x, w], f32(8, 3));
+    const z = t.op("add", [mm, t.op("expand", [bias], f32(8, 3), { shape: [8, 3] })], f32(8, 3));
+    const zero = t.op("expand", [t.scalar(0)], f32(8, 3), { shape: [8, 3] });
+    const h = t.op("maximum", [z, zero], f32(8, 3));
+    const g = t.b.build([h]);
+    const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
+    expect(describeGroups(planFusion(g), prim)).toEqual(["matmul: matmul add maximum"]);
+  });
+});
