@@ -66,7 +66,8 @@ export function formatTensor(t: Tensor, prefix = "tensor("): string {
     else if (t.dtype === "int32") fmt = (v) => String(v);
     else fmt = floatFormatter(shownValues(data, shape, summarise));
     const shown = shownValues(data, shape, summarise);
-    const width = Math.max(0, ...shown.map((v) => fmt(v).length));
+    // As torch: the column width comes from finite values; nan/inf are not padded.
+    const width = Math.max(0, ...shown.filter((v) => Number.isFinite(v)).map((v) => fmt(v).length));
     const cell = (v: number) => fmt(v).padStart(width);
     if (t.size === 0) {
       body = "[]";
@@ -86,8 +87,8 @@ function render(
   const cut = summarise && n > 2 * EDGE;
   const idx = cut ? [...Array(EDGE).keys(), -1, ...Array.from({ length: EDGE }, (_v, i) => n - EDGE + i)] : [...Array(n).keys()];
   if (axis === shape.length - 1) {
-    const items = idx.map((i) => (i < 0 ? "...".padStart(width) : cell(data[off + i * inner])));
-    const perLine = Math.max(1, Math.floor((LINE - indent - 1) / (width + 2)));
+    const items = idx.map((i) => (i < 0 ? " ..." : cell(data[off + i * inner])));
+    const perLine = Math.max(1, Math.floor((LINE - indent) / (width + 2)));
     const lines: string[] = [];
     for (let k = 0; k < items.length; k += perLine) lines.push(items.slice(k, k + perLine).join(", "));
     return `[${lines.join(",\n" + " ".repeat(indent + 1))}]`;
