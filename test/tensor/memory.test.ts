@@ -1,0 +1,180 @@
+// Memory: dispose, `using`, tb.scope (sync and async), finalization with allocation-pressure
+// collection in flat memory, out-of-memory errors that leave the library usable.
+//
+// The in-process loop exposes gc through V8 flags and yields to the event loop now and then
+// (vitest's workers have no --harmony-weak-refs-with-cleanup-some). A child node process
+// started with the kernel's flags runs the full 10,000-step synchronous loop.
+
+import { describe, expect, it } from "vitest";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, mkdtempSync } from "node:fs";
+import { join, dirname, relative } from "node:path";
+import { tmpdir } from "node:os";
+import ts from "typescript";
+import * as tb from "../../src/index.js";
+import { setCollectThreshold } from "../../src/core/runtime.js";
+
+describe("deterministic release", () => {
+  it("dispose frees storage once the last view is gone", () => {
+    const before = tb.memory();
+    const x = tb.zeros([1000]);
+    expect(tb.memory().bytes).toBe(before.bytes + 4000);
+    const v = x.reshape([10, 100]);
+    x.dispose();
+    expect(x.disposed).toBe(true);
+    expect(tb.memory().bytes).toBe(before.bytes + 4000);
+    expect(() => x.sum()).toThrow(/was disposed/);
+    v.dispose();
+    expect(tb.memory().bytes).toBe(before.bytes);
+    v.dispose();
+    expect(tb.memory()).toEqual(before);
+  });
+  it("`using` disposes at the end of the block", () => {
+    const before = tb.memory().bytes;
+    let inner: tb.Tensor;
+    {
+      using t = tb.ones([256]);
+      inner = t;
+      expect(tb.memory().bytes).toBe(before + 1024);
+    }
+    expect(inner.disposed).toBe(true);
+    expect(tb.memory().bytes).toBe(before);
+  });
+  it("scope frees everything but the result and what its tape needs", () => {
+    const w = tb.randn([4, 4], { requiresGrad: true });
+    const before = tb.memory();
+    const loss = tb.scope(() => {
+      const a = tb.randn([2, 4]).matmul(w).relu();
+      tb.ones([1000]); // garbage
+      return a.square().sum();
+    });
+    // The loss and its tape (inputs of recorded ops) survive; the garbage does not.
+    expect(tb.memory().bytes).toBeLessThan(before.bytes + 1000);
+    loss.backward();
+    expect(w.grad!.shape).toEqual([4, 4]);
+    const kept = tb.scope(() => ({ list: [tb.zeros([3])], n: 1 }));
+    expect(kept.list[0].disposed).toBe(false);
+  });
+  it("async scopes span awaits and keep gradients stored on leaves", async () => {
+    const w = tb.ones([3], { requiresGrad: true });
+    const before = tb.memory().bytes;
+    const out = await tb.scope(async () => {
+      const a = w.mul(2);
+      await new Promise((r) => setTimeout(r, 5));
+      const b = a.add(tb.ones([3]));
+      b.sum().backward();
+      return b.sum().item();
+    });
+    expect(out).toBe(9);
+    expect(w.grad!.disposed).toBe(false);
+    expect(w.grad!.tolist()).toEqual([2, 2, 2]);
+    expect(tb.memory().bytes).toBe(before + 12);
+  });
+  it("nested scopes hand kept tensors to the outer scope", () => {
+    const before = tb.memory().bytes;
+    tb.scope(() => {
+      const inner = tb.scope(() => tb.zeros([10]));
+      expect(inner.disposed).toBe(false);
+    });
+    expect(tb.memory().bytes).toBe(before);
+  });
+});
+
+describe("out of memory", () => {
+  it("throws a clear error and leaves the library usable", () => {
+    const prev = tb.getBackend();
+    tb.setBackend(new tb.ReferenceBackend({ maxBytes: 1 << 20 }));
+    try {
+      expect(() => tb.zeros([1 << 20])).toThrow(/tensor float32\[1048576\]: out of memory allocating 4194304 bytes on the reference backend/);
+      const a = tb.ones([1000]);
+      expect(() => a.reshape([1, 1000]).expand([300, 1000]).add(1)).toThrow(/add float32\[300,1000\]: out of memory .*Dispose tensors/);
+      expect(a.add(1).sum().item()).toBe(2000);
+    } finally {
+      tb.setBackend(prev);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+
+function step(W: tb.Tensor, x: tb.Tensor, y: tb.Tensor): number {
+  const loss = tb.mseLoss(x.matmul(W).tanh(), y);
+  loss.backward();
+  tb.noGrad(() => W._assign(W.sub(W.grad!.mul(0.05))));
+  W.zeroGrad();
+  return loss.item() as number;
+}
+
+describe("finalization under allocation pressure", () => {
+  it("a naive loop that never disposes stays within a fixed bound", async () => {
+    setFlagsFromString("--expose-gc");
+    (globalThis as { gc?: unknown }).gc = runInNewContext("gc");
+    setCollectThreshold(2 * 2 ** 20);
+    try {
+      const W = tb.randn([32, 8], { requiresGrad: true });
+      const x = tb.randn([64, 32]);
+      const y = tb.randn([64, 8]);
+      let warm = { bytes: 0, rss: 0 };
+      let peak = 0;
+      for (let i = 0; i < 2000; i++) {
+        step(W, x, y);
+        if (i % 50 === 0) await new Promise((r) => setImmediate(r));
+        if (i === 500) warm = { bytes: tb.memory().bytes, rss: process.memoryUsage().rss };
+        if (i > 500) peak = Math.max(peak, tb.memory().bytes);
+      }
+      // One step allocates ~30 KB; without release 1,500 steps would hold ~45 MB. Garbage
+      // waits for the 2 MB threshold and then for the next yield (every 50 steps).
+      expect(peak - warm.bytes).toBeLessThan(8 * 2 ** 20);
+      expect(process.memoryUsage().rss - warm.rss).toBeLessThan(150 * 2 ** 20);
+    } finally {
+      setCollectThreshold(64 * 2 ** 20);
+    }
+  });
+
+  it("10,000 synchronous steps in node with the kernel's flags run in flat memory", () => {
+    // Transpile the library to plain JS in a temp dir so a bare node process can import it.
+    const root = join(dirname(new URL(import.meta.url).pathname), "../..");
+    const out = mkdtempSync(join(tmpdir(), "tb-mem-"));
+    const walk = (dir: string): string[] =>
+      readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : f.endsWith(".ts") ? [join(dir, f)] : []));
+    for (const file of walk(join(root, "src"))) {
+      const js = ts.transpileModule(readFileSync(file, "utf8"), {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      }).outputText;
+      const dest = join(out, relative(root, file)).replace(/\.ts$/, ".js");
+      mkdirSync(dirname(dest), { recursive: true });
+      writeFileSync(dest, js);
+    }
+    writeFileSync(join(out, "package.json"), '{"type":"module"}');
+    writeFileSync(
+      join(out, "loop.js"),
+      `import * as tb from "./src/index.js";
+       import { setCollectThreshold } from "./src/core/runtime.js";
+       setCollectThreshold(1 << 20);
+       const W = tb.randn([16, 4], { requiresGrad: true });
+       const x = tb.randn([32, 16]);
+       const y = tb.randn([32, 4]);
+       const samples = [];
+       for (let i = 0; i < 10000; i++) {
+         const loss = x.matmul(W).sub(y).square().mean();
+         loss.backward();
+         tb.noGrad(() => W._assign(W.sub(W.grad.mul(0.01))));
+         W.zeroGrad();
+         if (i % 1000 === 999) samples.push({ bytes: tb.memory().bytes, rss: process.memoryUsage().rss, loss: loss.item() });
+       }
+       console.log(JSON.stringify(samples));`,
+    );
+    const r = spawnSync(process.execPath, ["--expose-gc", "--harmony-weak-refs-with-cleanup-some", join(out, "loop.js")], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    const samples = JSON.parse(r.stdout) as { bytes: number; rss: number; loss: number }[];
+    expect(samples).toHaveLength(10);
+    const first = samples[0];
+    for (const s of samples) {
+      expect(s.bytes).toBeLessThan(first.bytes + 2 * 2 ** 20);
+      expect(s.rss).toBeLessThan(first.rss + 100 * 2 ** 20);
+    }
+    expect(samples[9].loss).toBeLessThan(samples[0].loss);
+  });
+});
