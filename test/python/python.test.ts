@@ -30,4 +30,20 @@ describe("Python clients against the kernel", () => {
     expect(out).toMatch(/Ran 12 tests/);
     expect(code).toBe(0);
   }, 180_000);
+
+  it("nbclient runs a 30-cell notebook 20 times with the same outputs and counts", () => {
+    const { code, out } = runPython("test_nbclient.py", 170_000);
+    expect(out, out).toMatch(/Ran 1 test/);
+    expect(out, out).toMatch(/\nOK\n|\nOK$/);
+    expect(code).toBe(0);
+  }, 180_000);
+
+  it("KernelManager.interrupt_kernel stops sync loops and pending awaits in both modes, keeping state", () => {
+    const { code, out } = runPython("test_interrupt.py", 110_000);
+    expect(out, out).toMatch(/Ran 2 tests/);
+    expect(out, out).toMatch(/\nOK\n|\nOK$/);
+    expect(out.match(/execute_reply [\d.]+ ms after interrupt_kernel/g)).toHaveLength(4);
+    expect(code).toBe(0);
+    console.log(out.split("\n").filter((l) => l.includes("ms after interrupt")).join("\n"));
+  }, 120_000);
 });
