@@ -36,7 +36,7 @@ export class Tensor {
   private readonly _v: View | null;
   private readonly _life: Lifetime | null;
 
-  private constructor(shape: number[], dtype: DType, view: View | null, storage: Storage | null, node: TapeNode | null) {
+  protected constructor(shape: number[], dtype: DType, view: View | null, storage: Storage | null, node: TapeNode | null) {
     this.shape = shape;
     this.dtype = dtype;
     this._v = view;

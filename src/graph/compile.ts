@@ -1,0 +1,392 @@
+// Compiling a graph into a program of backend kernels, and running it.
+//
+// Stages, in order:
+//   1. optimize   simplify, fold constants, merge common subexpressions, drop dead code,
+//                 until nothing changes;
+//   2. fuse       plan fusion groups (passes/fuse.ts): each group becomes one kernel whose
+//                 body is the composition of its members' scalar expressions;
+//   3. record     walk the graph once with a recording backend: every kernel the rules'
+//                 impls (or the fused groups) dispatch is appended to the program, over
+//                 symbolic buffers; view ops (reshape, permute, expand, slice) record
+//                 nothing and alias their input's buffer;
+//   4. plan       give temporary buffers slots of one arena (memory.ts);
+//   5. bind       allocate the arena and constants once, rewrite every kernel onto
+//                 physical buffers.
+// Running a compiled graph copies the inputs into their staging slots, dispatches the
+// bound kernels in order, copies the outputs into fresh tensors, then writes the update
+// values into the variables. No allocation happens per call except the outputs.
+
+import type { Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend/backend.js";
+import { itemSize } from "../backend/backend.js";
+import { allocate, type Storage } from "../core/runtime.js";
+import { bind, withGrad } from "../core/trace.js";
+import type { Prim } from "../ops/prims.js";
+import { rules, type KernelCtx, type Rule } from "../ops/rules.js";
+import { contiguousStrides, fmtShape, sizeOf } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+import { bytesOfAval, type Graph, type Node, type OpNode } from "./ir.js";
+import { planMemory, type PlannedBuffer, type PlannedStep } from "./memory.js";
+import { eliminateCommonSubexpressions } from "./passes/cse.js";
+import { eliminateDeadCode } from "./passes/dce.js";
+import { foldConstants } from "./passes/fold.js";
+import { planFusion, type FusionGroup } from "./passes/fuse.js";
+import { simplify } from "./passes/simplify.js";
+import type { Variable } from "./variable.js";
+
+// ---------------------------------------------------------------------------------------
+// 1. Optimization
+
+/** Evaluates an op on constant inputs eagerly (constant folding). */
+function evaluateEagerly(op: OpNode, inputs: { data: Float32Array | Int32Array | Uint8Array; aval: { shape: readonly number[]; dtype: DType } }[]) {
+  return withGrad(false, () => {
+    const xs = inputs.map((c) => Tensor._fromArray(c.data, [...c.aval.shape], c.aval.dtype));
+    const out = bind(op.prim, xs, op.params);
+    const data = out.dataSync();
+    out.dispose();
+    for (const x of xs) x.dispose();
+    return data;
+  });
+}
+
+export function optimize(g: Graph): Graph {
+  for (let round = 0; round < 4; round++) {
+    const next = eliminateDeadCode(eliminateCommonSubexpressions(foldConstants(simplify(g), evaluateEagerly)));
+    if (next === g) break;
+    g = next;
+  }
+  return g;
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Recording
+
+type BufferRole = "temp" | "staging" | "variable" | "constant";
+
+interface SymBuffer extends Buffer {
+  role: BufferRole;
+  /** Data written at record time (iota tables): such buffers become constants. */
+  init?: { dtype: DType; offset: number; data: Float32Array | Int32Array | Uint8Array }[];
+  /** The variable or graph constant this buffer stands for. */
+  source?: Variable | Float32Array | Int32Array | Uint8Array;
+}
+
+class Recorder implements Backend {
+  readonly name = "recorder";
+  readonly program: Kernel[] = [];
+  readonly buffers: SymBuffer[] = [];
+
+  allocate(bytes: number, role: BufferRole = "temp"): SymBuffer {
+    const b: SymBuffer = { id: this.buffers.length, bytes, role };
+    this.buffers.push(b);
+    return b;
+  }
+  free(): void {
+    // Lifetimes come from the program (memory.ts), not from frees.
+  }
+  read(): never {
+    throw new Error("internal: a kernel impl read data while a graph was being compiled");
+  }
+  write(buffer: Buffer, dtype: DType, offset: number, data: Float32Array | Int32Array | Uint8Array): void {
+    const b = buffer as SymBuffer;
+    b.role = "constant";
+    (b.init ??= []).push({ dtype, offset, data: data.slice() });
+  }
+  dispatch(kernel: Kernel): void {
+    this.program.push(kernel);
+  }
+  bytesInUse(): number {
+    return 0;
+  }
+}
+
+const contiguous = (buffer: Buffer, shape: readonly number[], dtype: DType): View =>
+  ({ buffer, dtype, shape: [...shape], strides: contiguousStrides(shape), offset: 0 });
+
+/** Calls fn on every view of a kernel (in place of it when fn returns a new view). */
+function mapViews(k: Kernel, fn: (v: View) => View): Kernel {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(k)) {
+    if (value && typeof value === "object" && "buffer" in value) out[key] = fn(value as View);
+    else if (Array.isArray(value) && value.length > 0 && typeof value[0] === "object" && value[0] !== null && "buffer" in value[0]) out[key] = (value as View[]).map(fn);
+    else out[key] = value;
+  }
+  return out as unknown as Kernel;
+}
+
+/** Views a kernel writes: its out (and the indices of max pooling). */
+function written(k: Kernel): View[] {
+  return k.kind === "maxPool2d" ? [k.out, k.indices] : [k.out];
+}
+
+function allViews(k: Kernel): View[] {
+  const views: View[] = [];
+  mapViews(k, (v) => (views.push(v), v));
+  return views;
+}
+
+export interface CompileStats {
+  /** Op vertices before and after optimization. */
+  opsBefore: number;
+  opsAfter: number;
+  kernels: number;
+  /** Kernels that run more than one op (fused groups). */
+  fusedKernels: number;
+  /** Intermediate bytes with one buffer per value, and with the planned arena. */
+  bytesBefore: number;
+  bytesAfter: number;
+  inPlaceSteps: number;
+}
+
+export class Executable {
+  readonly graph: Graph;
+  readonly stats: CompileStats;
+  private readonly backend: Backend;
+  private readonly kernels: Kernel[];
+  private readonly staging: View[];
+  private readonly outputs: View[];
+  private readonly updates: { variable: Variable; value: View }[];
+  private readonly variableViews: { variable: Variable; buffer: Buffer }[];
+  private readonly owned: Storage[];
+
+  constructor(parts: {
+    graph: Graph; stats: CompileStats; backend: Backend; kernels: Kernel[]; staging: View[]; outputs: View[];
+    updates: { variable: Variable; value: View }[]; variableViews: { variable: Variable; buffer: Buffer }[]; owned: Storage[];
+  }) {
+    this.graph = parts.graph;
+    this.stats = parts.stats;
+    this.backend = parts.backend;
+    this.kernels = parts.kernels;
+    this.staging = parts.staging;
+    this.outputs = parts.outputs;
+    this.updates = parts.updates;
+    this.variableViews = parts.variableViews;
+    this.owned = parts.owned;
+  }
+
+  /** Runs the program on concrete inputs (in graph input order); returns the outputs. */
+  run(inputs: readonly Tensor[]): Tensor[] {
+    for (const { variable, buffer } of this.variableViews) {
+      if (variable.disposed || variable._view().buffer !== buffer) {
+        throw new Error(`fn: variable "${variable.name}" was disposed or replaced after compiling; call the function's clear() to retrace`);
+      }
+    }
+    const b = this.backend;
+    inputs.forEach((t, i) => {
+      const dst = this.staging[i]!;
+      if (t.size > 0) b.dispatch({ kind: "copy", input: t._view(), out: dst });
+    });
+    for (const k of this.kernels) b.dispatch(k);
+    const results = this.outputs.map((v) => {
+      const s = allocate(b, sizeOf(v.shape) * itemSize[v.dtype], `fn output ${v.dtype}${fmtShape(v.shape)}`);
+      const out = contiguous(s.buffer, v.shape, v.dtype);
+      if (sizeOf(v.shape) > 0) b.dispatch({ kind: "copy", input: v, out });
+      return Tensor._fromView(out, s, null);
+    });
+    // Update values that are views of a variable are staged first, so that writing one
+    // variable never changes another update's value.
+    const varBuffers = new Set(this.variableViews.map((v) => v.buffer));
+    const staged = this.updates.map(({ variable, value }) => {
+      if (!varBuffers.has(value.buffer)) return { variable, value, tmp: undefined };
+      const s = allocate(b, sizeOf(value.shape) * itemSize[value.dtype], "fn update");
+      const tmp = contiguous(s.buffer, value.shape, value.dtype);
+      b.dispatch({ kind: "copy", input: value, out: tmp });
+      return { variable, value: tmp, tmp: s };
+    });
+    for (const { variable, value, tmp } of staged) {
+      b.dispatch({ kind: "copy", input: value, out: variable._view() });
+      tmp?.release();
+    }
+    return results;
+  }
+
+  /** Frees the arena and constants. */
+  dispose(): void {
+    for (const s of this.owned) s.release();
+    this.owned.length = 0;
+  }
+}
+
+export function compile(input: Graph, backend: Backend, options: { optimize?: boolean; fuse?: boolean } = {}): Executable {
+  const opsBefore = input.ops.length;
+  const g = options.optimize === false ? input : optimize(input);
+  const groups = options.fuse === false ? [] : planFusion(g);
+  const groupOfRoot = new Map<number, FusionGroup>();
+  const member = new Set<number>();
+  for (const gr of groups) {
+    if (gr.nodes.length === 1 && gr.kind !== "elementwise") continue;
+    groupOfRoot.set(gr.nodes.at(-1)!, gr);
+    for (const n of gr.nodes.slice(0, -1)) member.add(n);
+  }
+
+  const rec = new Recorder();
+  const value: View[] = new Array(g.nodes.length);
+  const staging: View[] = [];
+  const variableViews: { variable: Variable; sym: SymBuffer }[] = [];
+  const ctx: KernelCtx = {
+    backend: rec,
+    alloc: (shape, dtype) => contiguous(rec.allocate(Math.max(sizeOf(shape) * itemSize[dtype], 0)), shape, dtype),
+    full(shape, dtype, v) {
+      const view = ctx.alloc(shape, dtype);
+      if (sizeOf(shape) > 0) rec.dispatch({ kind: "elementwise", expr: { op: "const", value: v, dtype }, inputs: [], out: view });
+      return view;
+    },
+    iota(shape, axis, start, step) {
+      const n = shape[axis]!;
+      const v = ctx.alloc([n], "int32");
+      const data = new Int32Array(n);
+      for (let i = 0; i < n; i++) data[i] = start + i * step;
+      rec.write(v.buffer, "int32", 0, data);
+      return { ...v, shape: [...shape], strides: shape.map((_d, i) => (i === axis ? 1 : 0)) };
+    },
+  };
+
+  for (const n of g.nodes) {
+    if (member.has(n.id)) continue;
+    value[n.id] = emit(n);
+  }
+
+  function emit(n: Node): View {
+    switch (n.kind) {
+      case "input": {
+        const v = contiguous(rec.allocate(bytesOfAval(n.aval), "staging"), n.aval.shape, n.aval.dtype);
+        staging[n.index] = v;
+        return v;
+      }
+      case "variable": {
+        const variable = n.ref as Variable;
+        const sym = rec.allocate(bytesOfAval(n.aval), "variable");
+        sym.source = variable;
+        variableViews.push({ variable, sym });
+        const actual = variable._view();
+        return { ...actual, buffer: sym };
+      }
+      case "constant": {
+        const sym = rec.allocate(bytesOfAval(n.aval), "constant");
+        sym.source = n.data;
+        return contiguous(sym, n.aval.shape, n.aval.dtype);
+      }
+      case "op": {
+        const group = groupOfRoot.get(n.id);
+        if (group) return emitGroup(group);
+        const rule = rules[n.prim] as Rule<Prim>;
+        const xs = n.inputs.map((i) => value[i]!);
+        if (rule.impl.kind === "elementwise") return emitGroup({ kind: "elementwise", nodes: [n.id] });
+        return rule.impl.run(ctx, xs, n.params as never, n.aval);
+      }
+    }
+  }
+
+  /** One kernel for a fusion group: members' scalar rules composed into one expression. */
+  function emitGroup(group: FusionGroup): View {
+    const inGroup = new Set(group.nodes);
+    const externals: View[] = [];
+    const externalIndex = new Map<number, number>();
+    const exprOf = new Map<number, ScalarExpr>();
+    const leaf = (id: number): ScalarExpr => {
+      let k = externalIndex.get(id);
+      if (k === undefined) {
+        k = externals.length + (group.kind === "matmul" ? 1 : 0); // matmul epilogues: input 0 is the product
+        externalIndex.set(id, k);
+        externals.push(value[id]!);
+      }
+      return { op: "input", index: k, dtype: g.nodes[id]!.aval.dtype };
+    };
+    const anchor = group.kind === "reduce" ? group.nodes.at(-1)! : group.kind === "matmul" ? group.nodes[0]! : -1;
+    for (const id of group.nodes) {
+      if (id === anchor) continue;
+      const n = g.nodes[id] as OpNode;
+      const rule = rules[n.prim] as Rule<Prim>;
+      if (rule.impl.kind !== "elementwise") throw new Error(`internal: ${n.prim} in an elementwise fusion group`);
+      const xs = n.inputs.map((i) =>
+        i === anchor ? ({ op: "input", index: 0, dtype: "float32" } as ScalarExpr) : inGroup.has(i) ? exprOf.get(i)! : leaf(i));
+      exprOf.set(id, rule.impl.scalar(xs, n.params as never, n.aval));
+    }
+    const root = g.nodes[group.nodes.at(-1)!] as OpNode;
+    if (group.kind === "elementwise") {
+      const out = ctx.alloc(root.aval.shape, root.aval.dtype);
+      if (sizeOf(root.aval.shape) > 0) rec.dispatch({ kind: "elementwise", expr: exprOf.get(root.id)!, inputs: externals, out });
+      return out;
+    }
+    if (group.kind === "reduce") {
+      const input = g.nodes[root.inputs[0]!]!;
+      const out = ctx.alloc(root.aval.shape, root.aval.dtype);
+      const prologue = exprOf.get(input.id)!;
+      rec.dispatch({ kind: "reduce", op: root.prim as "sum", axes: (root.params as { axes: number[] }).axes, inputs: externals, prologue, out });
+      return out;
+    }
+    const mm = g.nodes[anchor] as OpNode;
+    const out = ctx.alloc(root.aval.shape, "float32");
+    rec.dispatch({
+      kind: "matmul", a: value[mm.inputs[0]!]!, b: value[mm.inputs[1]!]!, out,
+      epilogue: exprOf.get(root.id)!, epilogueInputs: externals,
+    });
+    return out;
+  }
+
+  // 4. Plan temporaries (staging buffers included: they are written by the input copies).
+  const outputViews = g.outputs.map((o) => value[o]!);
+  const updateViews = g.updates.map((u) => value[u.value]!);
+  const pinned = new Set<Buffer>([...outputViews, ...updateViews].map((v) => v.buffer));
+  const planned: PlannedBuffer[] = rec.buffers
+    .filter((b) => b.role === "temp" || b.role === "staging")
+    .map((b) => ({ id: b.id, bytes: b.bytes, liveToEnd: pinned.has(b) }));
+  const stagingSteps: PlannedStep[] = staging.map((v) => ({ reads: [], writes: [v.buffer.id] }));
+  const steps: PlannedStep[] = [
+    ...stagingSteps,
+    ...rec.program.map((k) => {
+      const outs = written(k);
+      const ins = allViews(k).filter((v) => !outs.includes(v));
+      const step: PlannedStep = { reads: ins.map((v) => v.buffer.id), writes: outs.map((v) => v.buffer.id) };
+      if (k.kind === "elementwise") {
+        // In place only over an input read element for element like the output, and read
+        // through no other view (x + x.T must not overwrite what it still reads).
+        const full = (v: View) => v.offset === 0 && v.strides.every((s, i) => s === contiguousStrides(v.shape)[i]) && itemSize[v.dtype] === itemSize[k.out.dtype];
+        const candidates = ins.filter((v) => ins.every((w) => w.buffer !== v.buffer || full(w)) && full(v));
+        return { ...step, inPlace: candidates.map((v) => [v.buffer.id, k.out.buffer.id] as const) };
+      }
+      return step;
+    }),
+  ];
+  const plan = planMemory(planned, steps);
+
+  // 5. Bind: allocate slots and constants, rewrite kernels onto physical buffers.
+  const owned: Storage[] = [];
+  const slots = plan.slotBytes.map((bytes) => {
+    const s = allocate(backend, bytes, "fn arena");
+    owned.push(s);
+    return s.buffer;
+  });
+  const physical = new Map<Buffer, Buffer>();
+  for (const b of rec.buffers) {
+    if (b.role === "temp" || b.role === "staging") physical.set(b, slots[plan.slotOf.get(b.id)!]!);
+    else if (b.role === "variable") physical.set(b, (b.source as Variable)._view().buffer);
+    else {
+      const s = allocate(backend, Math.max(b.bytes, 4), "fn constant");
+      owned.push(s);
+      if (b.source) backend.write(s.buffer, dtypeOfData(b.source as Float32Array), 0, b.source as Float32Array);
+      for (const w of b.init ?? []) backend.write(s.buffer, w.dtype, w.offset, w.data);
+      physical.set(b, s.buffer);
+    }
+  }
+  const onPhysical = (v: View): View => ({ ...v, buffer: physical.get(v.buffer)! });
+  const kernels = rec.program.map((k) => mapViews(k, onPhysical));
+  const fusedKernels = [...groupOfRoot.values()].filter((gr) => gr.nodes.length > 1).length;
+  return new Executable({
+    graph: g,
+    backend,
+    kernels,
+    staging: staging.map(onPhysical),
+    outputs: outputViews.map(onPhysical),
+    updates: g.updates.map((u, i) => ({ variable: (g.nodes[u.variable] as { ref: Variable }).ref, value: onPhysical(updateViews[i]!) })),
+    variableViews: variableViews.map(({ variable, sym }) => ({ variable, buffer: physical.get(sym)! })),
+    owned,
+    stats: {
+      opsBefore, opsAfter: g.ops.length, kernels: kernels.length, fusedKernels,
+      bytesBefore: plan.bytesBefore, bytesAfter: plan.bytesAfter, inPlaceSteps: plan.inPlaceSteps,
+    },
+  });
+}
+
+function dtypeOfData(d: Float32Array | Int32Array | Uint8Array): DType {
+  return d instanceof Float32Array ? "float32" : d instanceof Int32Array ? "int32" : "bool";
+}

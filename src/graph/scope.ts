@@ -1,0 +1,27 @@
+// Name scopes: `tb.nameScope("encoder", () => ...)` groups the ops created inside under a
+// name, as TensorFlow's name scopes do. Graph traces record the path on every node and
+// diagrams draw scopes as clusters; nn modules open a scope named after themselves.
+// Eagerly a scope only names things. Scopes nest; fn runs synchronously.
+
+const stack: string[] = [];
+
+export function nameScope<T>(name: string, fn: () => T): T {
+  if (!/^[A-Za-z_][\w.-]*$/.test(name)) {
+    throw new Error(`nameScope: "${name}" is not a valid scope name (letters, digits, _, . and -, not starting with a digit)`);
+  }
+  stack.push(name);
+  try {
+    const result = fn();
+    if (result instanceof Promise) {
+      throw new Error(`nameScope("${name}"): the function returned a Promise; name scopes take synchronous functions`);
+    }
+    return result;
+  } finally {
+    stack.pop();
+  }
+}
+
+/** The current scope path, outermost first. */
+export function currentScope(): string[] {
+  return [...stack];
+}
