@@ -127,6 +127,9 @@ const IGNORED = new Set([
   7005, // `let z;` at top level: fine in a cell, an error only because we export it
 ]);
 
+/** "Cannot find module" and kin: worth a second look after forgetting cached misses. */
+const MODULE_NOT_FOUND = new Set([2307, 2792, 7016]);
+
 /** Locates this project's root (the folder of the package.json named "tensorbook"). */
 export function projectRoot(): string {
   let dir = path.dirname(new URL(import.meta.url).pathname);
@@ -159,6 +162,9 @@ export class CellChecker {
   private readonly realpaths = new Map<string, string>();
   readonly service: ts.LanguageService;
   readonly carried = new Carried();
+  private readonly moduleCache: ts.ModuleResolutionCache;
+  /** Set while re-resolving after a module was not found (it may have been installed since). */
+  private invalidated = false;
   /** Transformers for the next emit of the cell file (set by the executor). */
   transformers: ts.CustomTransformers | undefined;
 
@@ -194,7 +200,9 @@ export class CellChecker {
     this.setVirtual(this.prevFile, this.carried.text());
     this.setVirtual(this.cellFile, "export {};\n");
     this.setVirtual(this.probeFile, "export {};\n");
-    const host: ts.LanguageServiceHost = {
+    // getModuleResolutionCache and hasInvalidatedResolutions are read by the language service
+    // but missing from its public type.
+    const host: ts.LanguageServiceHost & { getModuleResolutionCache(): ts.ModuleResolutionCache; hasInvalidatedResolutions(p: string): boolean } = {
       getCompilationSettings: () => this.options,
       getScriptFileNames: () => [this.globalsFile, this.prevFile, this.cellFile, this.probeFile],
       getScriptVersion: (f) => String(this.virtual.get(f)?.version ?? 0),
@@ -208,7 +216,25 @@ export class CellChecker {
       realpath: (p) => this.realpath(p),
       useCaseSensitiveFileNames: () => true,
       getCustomTransformers: () => this.transformers,
+      // One module resolution cache for the kernel's life: without it every program
+      // (one per cell) re-reads and re-parses the package.json of every file under
+      // node_modules (@types/node alone is ~100 files) to find its module format.
+      resolveModuleNameLiterals: (literals, containingFile, redirected, options, containingSourceFile) =>
+        literals.map((lit) =>
+          ts.resolveModuleName(lit.text, containingFile, options, moduleHost, this.moduleCache, redirected, ts.getModeForUsageLocation(containingSourceFile, lit, options)),
+        ),
+      getModuleResolutionCache: () => this.moduleCache,
+      hasInvalidatedResolutions: () => this.invalidated,
     };
+    const moduleHost: ts.ModuleResolutionHost = {
+      fileExists: (f) => this.virtual.has(f) || this.read(f) !== undefined,
+      readFile: (f) => this.virtual.get(f)?.text ?? this.read(f),
+      directoryExists: (d) => this.isDir(d),
+      realpath: (p) => this.realpath(p),
+      getDirectories: (d) => ts.sys.getDirectories(d),
+      getCurrentDirectory: () => this.cwd,
+    };
+    this.moduleCache = ts.createModuleResolutionCache(this.cwd, (f) => f, this.options);
     this.service = ts.createLanguageService(host, ts.createDocumentRegistry());
   }
 
@@ -268,12 +294,33 @@ export class CellChecker {
     return r;
   }
 
+  /**
+   * Forgets every negative answer (missing files, folders, module resolutions), so that a
+   * package installed while the kernel runs is found; the next program re-resolves.
+   */
+  private forgetMisses(): void {
+    for (const [f, t] of this.diskText) if (t === undefined) (this.diskText.delete(f), this.diskSnap.delete(f));
+    for (const [d, hit] of this.dirExists) if (!hit) this.dirExists.delete(d);
+    this.moduleCache.clear();
+    this.invalidated = true;
+  }
+
+  private diagnostics(cell: Prepared): ts.Diagnostic[] {
+    const syn = this.service.getSyntacticDiagnostics(this.cellFile);
+    this.invalidated = false;
+    if (syn.length > 0 || cell.nocheck) return [...syn];
+    return [...this.service.getSemanticDiagnostics(this.cellFile)];
+  }
+
   /** Sets the cell file and returns its syntactic (+ semantic unless nocheck) errors. */
   check(cell: Prepared): CellDiagnostic[] {
     this.setVirtual(this.cellFile, cell.checkText);
-    const syn = this.service.getSyntacticDiagnostics(this.cellFile);
-    const all: ts.Diagnostic[] = [...syn];
-    if (syn.length === 0 && !cell.nocheck) all.push(...this.service.getSemanticDiagnostics(this.cellFile));
+    let all = this.diagnostics(cell);
+    if (all.some((d) => MODULE_NOT_FOUND.has(d.code))) {
+      this.forgetMisses();
+      this.setVirtual(this.cellFile, cell.checkText + " "); // a new version: a new program
+      all = this.diagnostics(cell);
+    }
     const out: CellDiagnostic[] = [];
     for (const d of all) {
       if (d.category !== ts.DiagnosticCategory.Error || IGNORED.has(d.code)) continue;

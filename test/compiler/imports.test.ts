@@ -94,6 +94,17 @@ describe("imports", () => {
     expect(run.evalue).toMatch(/Cannot find package 'no-such-package'.*npm install no-such-package/);
   });
 
+  it("a package installed after a failed import is found by the next cell", async () => {
+    const err = await s.error("import { late } from 'late-pkg';");
+    expect(err.evalue).toMatch(/Cannot find module 'late-pkg'/);
+    write(dir, {
+      "node_modules/late-pkg/package.json": JSON.stringify({ name: "late-pkg", version: "1.0.0", type: "module", exports: { ".": { types: "./i.d.ts", default: "./i.js" } } }),
+      "node_modules/late-pkg/i.js": "export const late = 'arrived';\n",
+      "node_modules/late-pkg/i.d.ts": "export declare const late: string;\n",
+    });
+    expect(await s.value("import { late } from 'late-pkg'; late")).toBe("'arrived'");
+  });
+
   it("`tensorbook` resolves to this project's library from any folder", async () => {
     expect(await s.value("import * as tb from 'tensorbook';\ntypeof tb.displaySymbol + ' ' + (tb.displaySymbol === Symbol.for('Jupyter.display'))")).toBe(
       "'symbol true'",
