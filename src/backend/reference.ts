@@ -22,6 +22,11 @@ function sizeOf(shape: readonly number[]): number {
 /** Element offsets of a view in row-major order of its shape. */
 function offsets(v: View): Int32Array | Float64Array {
   const n = sizeOf(v.shape);
+  if (isDense(v)) {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = v.offset + i;
+    return out;
+  }
   const out = n < 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
   const rank = v.shape.length;
   const idx = new Array<number>(rank).fill(0);
@@ -37,6 +42,17 @@ function offsets(v: View): Int32Array | Float64Array {
     }
   }
   return out;
+}
+
+/** Row-major contiguous (size-1 axes may have any stride). */
+function isDense(v: View): boolean {
+  let expected = 1;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    if (v.shape[i] === 1) continue;
+    if (v.strides[i] !== expected) return false;
+    expected *= v.shape[i];
+  }
+  return true;
 }
 
 export interface ReferenceOptions {
@@ -122,11 +138,21 @@ export class ReferenceBackend implements Backend {
   private elementwise(expr: Parameters<typeof compileScalar>[0], inputs: View[], out: View): void {
     const f = compileScalar(expr);
     const arrs = inputs.map((v) => this.array(v.buffer, v.dtype));
-    const offs = inputs.map(offsets);
     const o = this.array(out.buffer, out.dtype);
-    const oo = offsets(out);
     const vals = new Float64Array(inputs.length);
     const st = storeAs(out.dtype);
+    if (isDense(out) && inputs.every(isDense)) {
+      // Fast path: every view walks its buffer linearly.
+      const n = sizeOf(out.shape);
+      const base = inputs.map((v) => v.offset);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < arrs.length; j++) vals[j] = arrs[j][base[j] + i];
+        o[out.offset + i] = st(f(vals));
+      }
+      return;
+    }
+    const offs = inputs.map(offsets);
+    const oo = offsets(out);
     for (let i = 0; i < oo.length; i++) {
       for (let j = 0; j < arrs.length; j++) vals[j] = arrs[j][offs[j][i]];
       o[oo[i]] = st(f(vals));

@@ -74,7 +74,7 @@ export function collect(): boolean {
 
 /** Allocates a buffer; on failure collects garbage and retries once, then throws an
  *  out-of-memory error that says what was asked for and what is live. */
-export function allocate(backend: Backend, bytes: number, what: string): Storage {
+export function allocate(backend: Backend, bytes: number, what: string | (() => string)): Storage {
   stats.sinceCollect += bytes;
   if (stats.sinceCollect > collectThreshold) collect();
   let buf: Buffer;
@@ -86,7 +86,7 @@ export function allocate(backend: Backend, bytes: number, what: string): Storage
       buf = backend.allocate(bytes);
     } catch (e2) {
       const err = new RangeError(
-        `${what}: out of memory allocating ${bytes} bytes on the ${backend.name} backend ` +
+        `${typeof what === "string" ? what : what()}: out of memory allocating ${bytes} bytes on the ${backend.name} backend ` +
           `(${stats.tensors} live tensors, ${stats.bytes} bytes in use). Dispose tensors you no longer need ` +
           `(x.dispose(), tb.scope) or use smaller shapes. Cause: ${(e2 as Error).message ?? e1}`,
       );

@@ -550,7 +550,7 @@ export function runImpl<P extends Prim>(
   const ctx: KernelCtx = {
     backend,
     alloc(shape, dtype) {
-      const s = allocate(backend, Math.max(sizeOf(shape) * itemSize[dtype], 0), `${prim} ${dtype}${fmtShape(shape)}`);
+      const s = allocate(backend, sizeOf(shape) * itemSize[dtype], () => `${prim} ${dtype}${fmtShape(shape)}`);
       allocs.push(s);
       return { buffer: s.buffer, dtype, shape: [...shape], strides: contiguousStrides(shape), offset: 0 };
     },
