@@ -81,7 +81,8 @@ export interface Pool2dParams {
 }
 
 export type Kernel =
-  /** out[i] = expr(inputs[0][i], inputs[1][i], ...); inputs already broadcast to out.shape. */
+  /** out[i] = expr(inputs[0][i], inputs[1][i], ...); inputs already broadcast to out.shape.
+   *  `inputs` may be empty: a constant expr fills out (the front end zero-fills this way). */
   | { kind: "elementwise"; expr: ScalarExpr; inputs: View[]; out: View }
   /** Reduce `axes` of input (after an optional elementwise prologue over inputs); out keeps
    *  reduced axes with size 1. Sums reduce in a fixed blocked order, independent of threads. */
@@ -95,13 +96,19 @@ export type Kernel =
   /** Gradients of conv2d with respect to its input and its weight. */
   | { kind: "conv2dInputGrad"; dy: View; w: View; out: View; params: Conv2dParams }
   | { kind: "conv2dWeightGrad"; x: View; dy: View; out: View; params: Conv2dParams }
+  /** indices (int32, out's shape): the argmax as a flat position ih * W + iw inside its
+   *  (n, c) input plane, padding excluded; the gradient scatters through them. */
   | { kind: "maxPool2d"; x: View; out: View; indices: View; params: Pool2dParams }
   | { kind: "avgPool2d"; x: View; out: View; params: Pool2dParams & { countIncludePad: boolean } }
-  /** out = input gathered along axis by int32 index (index has out's shape). */
+  /** out = input gathered along axis by int32 index (index has out's shape). The index view
+   *  may broadcast (stride 0), e.g. indexSelect passes a 1-D index expanded to out's shape. */
   | { kind: "gather"; axis: number; input: View; index: View; out: View }
-  /** out (pre-filled copy) [index[i] along axis] += src[i]. */
+  /** out (pre-filled copy) [index[i] along axis] += src[i]. The index view may broadcast
+   *  (stride 0); concat, pad and the slice gradient use it with an iota index. */
   | { kind: "scatterAdd"; axis: number; index: View; src: View; out: View }
-  /** Materialise a strided view into a contiguous one (also used for casts of layout). */
+  /** Materialise a strided view into a contiguous one (also used for casts of layout).
+   *  `out` may also be an existing tensor's view (in-place assignment of running statistics,
+   *  optimizer updates and graph variables); it never overlaps input. */
   | { kind: "copy"; input: View; out: View }
   /** Counter-based random bits: out[i] = philox(key, counter + i), mapped by `dist`. */
   | { kind: "random"; dist: "uniform" | "normal" | "bits"; key: [number, number]; counter: number; out: View };
