@@ -5,7 +5,7 @@
 // rule. The vjp rules are tensor ops, so with createGraph the backward pass records on the
 // tape too, which is how grad of grad works (tb.grad(tb.grad(f))).
 
-import { bind, isGradEnabled, withGrad } from "../core/trace.js";
+import { bind, currentTrace, inPhase, isGradEnabled, withGrad } from "../core/trace.js";
 import { rules } from "../ops/rules.js";
 import type { Prim, Params } from "../ops/prims.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -14,6 +14,13 @@ import { add, full, onesLike, zerosLike, cast } from "../ops/api.js";
 
 /** Gradients of roots (seeded) with respect to every tensor on their tape. */
 export function computeGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean): Map<Tensor, Tensor> {
+  const grads = inPhase("backward", () => accumulateGrads(roots, seeds, createGraph));
+  const trace = currentTrace();
+  if (trace.recordGradient) for (const [t, g] of grads) if (t._node === null && t.requiresGrad) trace.recordGradient(t, g);
+  return grads;
+}
+
+function accumulateGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean): Map<Tensor, Tensor> {
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
   // Iterative post-order DFS: a node comes after all of its inputs.
@@ -71,13 +78,13 @@ export function backward(root: Tensor, grad: Tensor | number | undefined, option
   let seed: Tensor;
   if (grad === undefined) {
     if (root.size !== 1) throw new Error(`backward: a gradient can be created implicitly only for one-element outputs, got ${fmtShape(root.shape)}; pass backward(grad)`);
-    seed = onesLike(root);
-  } else seed = typeof grad === "number" ? full(root.shape, grad) : cast(grad, "float32");
+    seed = inPhase("backward", () => onesLike(root));
+  } else seed = inPhase("backward", () => (typeof grad === "number" ? full(root.shape, grad) : cast(grad, "float32")));
   if (!shapesEqual(seed.shape, root.shape)) throw new Error(`backward: grad ${fmtShape(seed.shape)} does not match the output ${fmtShape(root.shape)}`);
   const grads = computeGrads([root], [seed], options.createGraph ?? false);
   for (const [t, g] of grads) {
     if (t._node !== null || !t.requiresGrad) continue;
-    const next = t.grad ? withGrad(options.createGraph ?? false, () => add(t.grad!, g)) : g;
+    const next = t.grad ? inPhase("backward", () => withGrad(options.createGraph ?? false, () => add(t.grad!, g))) : g;
     next._escaped = true;
     t.grad = next;
   }
@@ -132,7 +139,7 @@ function gradOf(f: (...args: never[]) => Tensor, argnums: number | readonly numb
     if (!(out instanceof Tensor) || out.size !== 1) {
       throw new Error(`grad: the function must return a one-element tensor, got ${out instanceof Tensor ? fmtShape(out.shape) : typeof out}`);
     }
-    const grads = out.requiresGrad ? computeGrads([out], [onesLike(out)], createGraph) : new Map<Tensor, Tensor>();
+    const grads = out.requiresGrad ? computeGrads([out], [inPhase("backward", () => onesLike(out))], createGraph) : new Map<Tensor, Tensor>();
     const result = nums.map((i) => mapTree(wrapped[i], (s) => grads.get(s) ?? zerosLike(s)));
     const g = typeof argnums === "number" ? result[0] : result;
     return withValue ? [createGraph ? out : out.detach(), g] : g;

@@ -29,6 +29,16 @@ export interface Trace {
   readonly name: string;
   /** Interprets one primitive whose output abstract value has been checked already. */
   process<P extends Prim>(prim: P, inputs: Tensor[], params: Params<P>, out: AbstractValue): Tensor;
+  /** Graph traces tag the ops fn creates (autodiff: "backward", optimizers: "update"). */
+  withPhase?<T>(phase: "forward" | "backward" | "update", fn: () => T): T;
+  /** Graph traces draw each leaf's gradient as a reversed edge into it. */
+  recordGradient?(wrt: Tensor, grad: Tensor): void;
+}
+
+/** Runs fn with the active trace's ops tagged as `phase` (eagerly: just runs fn). */
+export function inPhase<T>(phase: "forward" | "backward" | "update", fn: () => T): T {
+  const t = currentTrace();
+  return t.withPhase ? t.withPhase(phase, fn) : fn();
 }
 
 const flags = { gradEnabled: true, checkNumerics: false };

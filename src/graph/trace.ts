@@ -54,7 +54,12 @@ export class GraphTrace implements Trace {
       );
     }
     if (t instanceof Variable) {
-      if (!this.touched.has(t)) this.touched.set(t, t.grad);
+      if (!this.touched.has(t)) {
+        // A compiled step starts from no gradient (as after zeroGrad); the eager .grad
+        // comes back when the trace ends.
+        this.touched.set(t, t.grad);
+        t.grad = null;
+      }
       return this.builder.add({ kind: "variable", name: t.name, ref: t, aval: { shape: t.shape, dtype: t.dtype }, scope: currentScope() });
     }
     let id = this.constants.get(t);
@@ -108,12 +113,6 @@ export class GraphTrace implements Trace {
 export function activeGraphTrace(): GraphTrace | undefined {
   const t = currentTrace();
   return t instanceof GraphTrace ? t : undefined;
-}
-
-/** Tags ops created by fn with a phase when a graph is being traced; eagerly just runs fn. */
-export function inPhase<T>(phase: Phase, fn: () => T): T {
-  const t = activeGraphTrace();
-  return t ? t.withPhase(phase, fn) : fn();
 }
 
 export interface Traced {
