@@ -61,10 +61,13 @@ async function run(): Promise<void> {
   ]);
   const out = { iopub: new Outgoing(iopub, "iopub"), shell: new Outgoing(shell, "shell"), control: new Outgoing(control, "control"), stdin: new Outgoing(stdin, "stdin") };
 
+  let closing = false;
   port.on("message", (m: ToWorker) => {
     if (m.kind === "send") {
-      out[m.channel].send(encode(reviveMessage(m.msg), key));
+      // Output of timers still running at shutdown has nowhere to go.
+      if (!closing) out[m.channel].send(encode(reviveMessage(m.msg), key));
     } else if (m.kind === "close") {
+      closing = true;
       void Promise.all(Object.values(out).map((o) => o.flushed())).then(() => {
         for (const s of [hb, iopub, shell, control, stdin]) s.close();
         post({ kind: "closed" });

@@ -64,7 +64,8 @@ export async function runKernel(connectionFile: string): Promise<void> {
   const shutdown = () => {
     if (exiting) return;
     exiting = true;
-    toWorker({ kind: "close" });
+    // After the current request's idle status, which is posted later in this same turn.
+    setImmediate(() => toWorker({ kind: "close" }));
     setTimeout(() => process.exit(0), 1500).unref();
   };
 
