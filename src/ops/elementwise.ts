@@ -31,7 +31,10 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 
 /** Lifts operands to tensors of one dtype and one (broadcast) shape. */
 export function align(op: string, xs: TensorLike[], dtype: DType): Tensor[] {
-  const ts = xs.map((x) => (x instanceof Tensor ? cast(x, dtype) : Tensor._scalar(Number(x), dtype)));
+  // Numbers become 0-d tensors on the backend of the tensor operands (abstract ones: current).
+  const first = xs.find((x): x is Tensor => x instanceof Tensor && x._payload === undefined && !x.disposed);
+  const backend = first ? first._storage().backend : undefined;
+  const ts = xs.map((x) => (x instanceof Tensor ? cast(x, dtype) : Tensor._scalar(Number(x), dtype, backend)));
   const shape = broadcastShapes(op, ...ts.map((t) => t.shape));
   return ts.map((t) => (shapesEqual(t.shape, shape) ? t : bind("expand", [t], { shape })));
 }

@@ -3,7 +3,7 @@
 // expand, flip) share storage; every op is a method that forwards to the op function of
 // the same name (no prototype patching), which binds primitives.
 
-import type { AnyTypedArray, DType, View } from "../backend/backend.js";
+import type { AnyTypedArray, Backend, DType, View } from "../backend/backend.js";
 import { displaySymbol, type MimeBundle } from "../display/protocol.js";
 import { allocate, getBackend, track, untrack, type Lifetime, type Storage } from "../core/runtime.js";
 import type { TapeNode } from "../core/trace.js";
@@ -12,7 +12,8 @@ import { itemSize } from "../backend/backend.js";
 import * as o from "../ops/api.js";
 import type { Axis, ReduceOptions, VarOptions } from "../ops/reduce.js";
 import type { SliceSpec } from "../ops/movement.js";
-import type { Reduction } from "../ops/nn.js";
+import type { BatchNormOptions, CrossEntropyOptions, LayerNormOptions, Reduction } from "../ops/nn.js";
+import type { Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, Pool2dOptions } from "../ops/linalg.js";
 import { backward as runBackward } from "../autograd/autograd.js";
 import { formatTensor, htmlTensor } from "../display/tensor-repr.js";
 
@@ -57,8 +58,7 @@ export class Tensor {
   }
 
   /** @internal A contiguous tensor holding a copy of data. */
-  static _fromArray(data: AnyTypedArray, shape: number[], dtype: DType): Tensor {
-    const backend = getBackend();
+  static _fromArray(data: AnyTypedArray, shape: number[], dtype: DType, backend: Backend = getBackend()): Tensor {
     const n = sizeOf(shape);
     const s = allocate(backend, n * itemSize[dtype], `tensor ${dtype}${fmtShape(shape)}`);
     if (n > 0) backend.write(s.buffer, dtype, 0, data);
@@ -66,9 +66,9 @@ export class Tensor {
   }
 
   /** @internal A 0-d tensor. */
-  static _scalar(value: number, dtype: DType): Tensor {
+  static _scalar(value: number, dtype: DType, backend?: Backend): Tensor {
     const arr = dtype === "float32" ? new Float32Array([value]) : dtype === "int32" ? new Int32Array([value]) : new Uint8Array([value ? 1 : 0]);
-    return Tensor._fromArray(arr, [], dtype);
+    return Tensor._fromArray(arr, [], dtype, backend);
   }
 
   /** @internal */
@@ -314,4 +314,23 @@ export class Tensor {
   logSoftmax(axis?: number): Tensor { return o.logSoftmax(this, axis); }
   dropout(p?: number, options?: { training?: boolean }): Tensor { return o.dropout(this, p, options); }
   mseLoss(target: Tensor, options?: { reduction?: Reduction }): Tensor { return o.mseLoss(this, target, options); }
+  l1Loss(target: Tensor, options?: { reduction?: Reduction }): Tensor { return o.l1Loss(this, target, options); }
+  crossEntropy(target: Tensor, options?: CrossEntropyOptions): Tensor { return o.crossEntropy(this, target, options); }
+  nllLoss(target: Tensor, options?: { reduction?: Reduction }): Tensor { return o.nllLoss(this, target, options); }
+  bceWithLogits(target: Tensor, options?: { reduction?: Reduction; posWeight?: Tensor | number }): Tensor { return o.bceWithLogits(this, target, options); }
+  logSigmoid(): Tensor { return o.logSigmoid(this); }
+  hardtanh(min?: number, max?: number): Tensor { return o.hardtanh(this, min, max); }
+  linear(weight: Tensor, bias?: Tensor | null): Tensor { return o.linear(this, weight, bias); }
+  conv1d(weight: Tensor, options?: Conv1dOptions): Tensor { return o.conv1d(this, weight, options); }
+  conv2d(weight: Tensor, options?: Conv2dOptions): Tensor { return o.conv2d(this, weight, options); }
+  convTranspose2d(weight: Tensor, options?: ConvTranspose2dOptions): Tensor { return o.convTranspose2d(this, weight, options); }
+  maxPool2d(options: Pool2dOptions): Tensor { return o.maxPool2d(this, options); }
+  avgPool2d(options: Pool2dOptions & { countIncludePad?: boolean }): Tensor { return o.avgPool2d(this, options); }
+  adaptiveAvgPool2d(outputSize: number | readonly [number, number]): Tensor { return o.adaptiveAvgPool2d(this, outputSize); }
+  layerNorm(normalizedShape: number | readonly number[], options?: LayerNormOptions): Tensor { return o.layerNorm(this, normalizedShape, options); }
+  batchNorm(runningMean: Tensor | null, runningVar: Tensor | null, options?: BatchNormOptions): Tensor { return o.batchNorm(this, runningMean, runningVar, options); }
+  /** this: int32 ids; rows of weight [V, D]. */
+  embedding(weight: Tensor): Tensor { return o.embedding(this, weight); }
+  zerosLike(): Tensor { return o.zerosLike(this); }
+  onesLike(): Tensor { return o.onesLike(this); }
 }
