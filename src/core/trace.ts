@@ -33,6 +33,9 @@ export interface Trace {
   withPhase?<T>(phase: "forward" | "backward" | "update", fn: () => T): T;
   /** Graph traces draw each leaf's gradient as a reversed edge into it. */
   recordGradient?(wrt: Tensor, grad: Tensor): void;
+  /** Graph traces note the random blocks a generator handed out, so that each run of the
+   *  compiled graph draws fresh numbers from it, as eager calls would. */
+  noteRandom?(generator: { counter: number; readonly key: readonly number[] }, counter: number, blocks: number): void;
 }
 
 /** Runs fn with the active trace's ops tagged as `phase` (eagerly: just runs fn). */

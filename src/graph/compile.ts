@@ -31,6 +31,7 @@ import { eliminateDeadCode } from "./passes/dce.js";
 import { foldConstants } from "./passes/fold.js";
 import { planFusion, type FusionGroup } from "./passes/fuse.js";
 import { simplify } from "./passes/simplify.js";
+import type { RandomUse } from "./trace.js";
 import type { Variable } from "./variable.js";
 
 // ---------------------------------------------------------------------------------------
@@ -147,10 +148,14 @@ export class Executable {
   private readonly updates: { variable: Variable; value: View }[];
   private readonly variableViews: { variable: Variable; buffer: Buffer }[];
   private readonly owned: Storage[];
+  /** Random kernels: index in `kernels`, generator, and counter offset within the trace's draw. */
+  private readonly random: { index: number; use: RandomUse; offset: number }[];
+  private runs = 0;
 
   constructor(parts: {
     graph: Graph; stats: CompileStats; backend: Backend; kernels: Kernel[]; staging: View[]; outputs: View[];
     updates: { variable: Variable; value: View }[]; variableViews: { variable: Variable; buffer: Buffer }[]; owned: Storage[];
+    random: { index: number; use: RandomUse; offset: number }[];
   }) {
     this.graph = parts.graph;
     this.stats = parts.stats;
@@ -161,6 +166,7 @@ export class Executable {
     this.updates = parts.updates;
     this.variableViews = parts.variableViews;
     this.owned = parts.owned;
+    this.random = parts.random;
   }
 
   /** Runs the program on concrete inputs (in graph input order); returns the outputs. */
@@ -175,6 +181,19 @@ export class Executable {
       const dst = this.staging[i]!;
       if (t.size > 0) b.dispatch({ kind: "copy", input: t._view(), out: dst });
     });
+    // The first run uses the blocks drawn while tracing; later runs draw new ones, so a
+    // compiled function gives the numbers the same calls would give eagerly.
+    if (this.runs++ > 0) {
+      const shift = new Map<RandomUse, number>();
+      for (const r of this.random) {
+        if (!shift.has(r.use)) {
+          shift.set(r.use, r.use.generator.counter - r.use.start);
+          r.use.generator.counter += r.use.end - r.use.start;
+        }
+        const k = this.kernels[r.index] as Extract<Kernel, { kind: "random" }>;
+        this.kernels[r.index] = { ...k, counter: r.use.start + r.offset + shift.get(r.use)! };
+      }
+    }
     for (const k of this.kernels) b.dispatch(k);
     const results = this.outputs.map((v) => {
       const s = allocate(b, sizeOf(v.shape) * itemSize[v.dtype], `fn output ${v.dtype}${fmtShape(v.shape)}`);
@@ -206,7 +225,14 @@ export class Executable {
   }
 }
 
-export function compile(input: Graph, backend: Backend, options: { optimize?: boolean; fuse?: boolean } = {}): Executable {
+export interface CompileOptions {
+  optimize?: boolean;
+  fuse?: boolean;
+  /** Generators the traced function drew from: each run after the first draws anew. */
+  random?: readonly RandomUse[];
+}
+
+export function compile(input: Graph, backend: Backend, options: CompileOptions = {}): Executable {
   const opsBefore = input.ops.length;
   const g = options.optimize === false ? input : optimize(input);
   const groups = options.fuse === false ? [] : planFusion(g);
@@ -371,6 +397,12 @@ export function compile(input: Graph, backend: Backend, options: { optimize?: bo
   const onPhysical = (v: View): View => ({ ...v, buffer: physical.get(v.buffer)! });
   const kernels = rec.program.map((k) => mapViews(k, onPhysical));
   const fusedKernels = [...groupOfRoot.values()].filter((gr) => gr.nodes.length > 1).length;
+  const random = kernels.flatMap((k, index) => {
+    if (k.kind !== "random") return [];
+    const use = (options.random ?? []).find((u) =>
+      u.generator.key[0] === k.key[0] && u.generator.key[1] === k.key[1] && k.counter >= u.start && k.counter < u.end);
+    return use ? [{ index, use, offset: k.counter - use.start }] : [];
+  });
   return new Executable({
     graph: g,
     backend,
@@ -380,6 +412,7 @@ export function compile(input: Graph, backend: Backend, options: { optimize?: bo
     updates: g.updates.map((u, i) => ({ variable: (g.nodes[u.variable] as { ref: Variable }).ref, value: onPhysical(updateViews[i]!) })),
     variableViews: variableViews.map(({ variable, sym }) => ({ variable, buffer: physical.get(sym)! })),
     owned,
+    random,
     stats: {
       opsBefore, opsAfter: g.ops.length, kernels: kernels.length, fusedKernels,
       bytesBefore: plan.bytesBefore, bytesAfter: plan.bytesAfter, inPlaceSteps: plan.inPlaceSteps,

@@ -41,7 +41,7 @@ export function fn<A extends unknown[], R>(f: (...args: A) => R): CompiledFuncti
     let entry = cache.get(key);
     if (!entry) {
       const traced = traceFunction(f as (...a: never[]) => unknown, args);
-      entry = { exe: compile(traced.graph, getBackend()), outDef: traced.outDef };
+      entry = { exe: compile(traced.graph, getBackend(), { random: traced.random }), outDef: traced.outDef };
       cache.set(key, entry);
     }
     return entry;

@@ -35,6 +35,8 @@ export class GraphTrace implements Trace {
   private readonly grads: GradientLink[] = [];
   /** Variables read or written, with their .grad before the trace (restored after). */
   readonly touched = new Map<Variable, Tensor | null>();
+  /** Blocks each generator handed out during the trace: [first, end). */
+  readonly random = new Map<{ counter: number; readonly key: readonly number[] }, [number, number]>();
 
   process<P extends Prim>(prim: P, inputs: Tensor[], params: Params<P>, out: AbstractValue): Tensor {
     const ids = inputs.map((t) => this.idOf(t));
@@ -93,6 +95,11 @@ export class GraphTrace implements Trace {
     }
   }
 
+  noteRandom(generator: { counter: number; readonly key: readonly number[] }, counter: number, blocks: number): void {
+    const r = this.random.get(generator);
+    this.random.set(generator, r ? [Math.min(r[0], counter), Math.max(r[1], counter + blocks)] : [counter, counter + blocks]);
+  }
+
   /** Autodiff reports the gradient of each leaf it reached (drawn as reversed edges). */
   recordGradient(wrt: Tensor, grad: Tensor): void {
     const p = grad._payload as Payload | undefined;
@@ -121,6 +128,14 @@ export interface Traced {
   outDef: TreeDef;
   /** The concrete tensors passed for the graph's inputs, in input order. */
   inputs: Tensor[];
+  /** Random blocks drawn per generator while tracing (compile.ts redraws them per run). */
+  random: RandomUse[];
+}
+
+export interface RandomUse {
+  generator: { counter: number; readonly key: readonly number[] };
+  start: number;
+  end: number;
 }
 
 /**
@@ -142,7 +157,8 @@ export function traceFunction(f: (...args: never[]) => unknown, args: unknown[])
       throw new Error("fn: the traced function returned a Promise; traced functions must be synchronous");
     }
     const out = flatten(result, "result");
-    return { graph: trace.finish(out.leaves), outDef: out.def, inputs: flats.flatMap((flat) => flat.leaves) };
+    const random = [...trace.random].map(([generator, [start, end]]) => ({ generator, start, end }));
+    return { graph: trace.finish(out.leaves), outDef: out.def, inputs: flats.flatMap((flat) => flat.leaves), random };
   } finally {
     // backward() inside the trace stored abstract gradients on variables: put back theirs.
     for (const [v, g] of trace.touched) v.grad = g;

@@ -6,7 +6,7 @@
 // tb.Generator can be passed as { generator }.
 
 import type { AnyTypedArray, DType } from "../backend/backend.js";
-import { bind } from "../core/trace.js";
+import { bind, currentTrace } from "../core/trace.js";
 import { Tensor } from "../tensor/tensor.js";
 import { fmtShape, sizeOf } from "../tensor/shape.js";
 import { Generator } from "../random/philox.js";
@@ -136,6 +136,7 @@ export interface RandomOptions extends CreateOptions {
 function draw(dist: "uniform" | "normal" | "bits", shape: readonly number[], gen: Generator | undefined): Tensor {
   const g = gen ?? defaultGen;
   const counter = g.take(dist, sizeOf(shape));
+  currentTrace().noteRandom?.(g, counter, g.counter - counter);
   return bind("random", [], { dist, key: [g.key[0], g.key[1]], counter, shape: [...shape] });
 }
 

@@ -70,7 +70,8 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 export function contiguous(x: Tensor): Tensor {
-  return x._isContiguous() ? x : bind("copy", [x], {});
+  // A traced tensor has no layout until its graph is compiled: it is copied (rarely needed).
+  return x._payload === undefined && x._isContiguous() ? x : bind("copy", [x], {});
 }
 
 // ---------------------------------------------------------------------------------------
