@@ -3,6 +3,9 @@
 
 import { describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
+import { useTestBackend } from "../helpers/backend.js";
+
+await useTestBackend();
 
 const tensorFirst = [
   "cast", "neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin", "cos",

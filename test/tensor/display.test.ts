@@ -2,6 +2,9 @@
 
 import { describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
+import { useTestBackend } from "../helpers/backend.js";
+
+await useTestBackend();
 
 describe("text/plain like PyTorch", () => {
   it("prints floats, ints, bools, scalars and empties", () => {

@@ -1,9 +1,12 @@
 // Elementwise ops against NumPy: every unary and binary op, broadcasting, dtype promotion,
 // empty tensors, size-1 axes and non-contiguous views (transposed, flipped, sliced).
 
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
+import { useTestBackend } from "../helpers/backend.js";
 import { np, expectClose } from "../helpers/numpy.js";
+
+await useTestBackend();
 
 const gen = new tb.Generator(7);
 const randn = (shape: number[], scale = 2) => tb.randn(shape, { generator: gen }).mul(scale);
@@ -167,4 +170,3 @@ describe("type promotion", () => {
   });
 });
 
-afterAll(() => undefined);

@@ -3,7 +3,10 @@
 
 import { describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
+import { useTestBackend } from "../helpers/backend.js";
 import { gradCheck } from "../helpers/gradcheck.js";
+
+await useTestBackend();
 
 const gen = new tb.Generator(5);
 const randn = (shape: number[], s = 1) => tb.randn(shape, { generator: gen }).mul(s);

@@ -3,7 +3,10 @@
 
 import { describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
+import { useTestBackend } from "../helpers/backend.js";
 import { np, expectClose } from "../helpers/numpy.js";
+
+await useTestBackend();
 
 const gen = new tb.Generator(21);
 const randn = (shape: number[]) => tb.randn(shape, { generator: gen });

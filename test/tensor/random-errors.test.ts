@@ -3,7 +3,10 @@
 
 import { describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
+import { useTestBackend } from "../helpers/backend.js";
 import { philox4x32, philoxFill } from "../../src/random/philox.js";
+
+await useTestBackend();
 
 const hex = (w: Uint32Array) => Array.from(w, (v) => v.toString(16).padStart(8, "0")).join(" ");
 
