@@ -1,0 +1,317 @@
+// Compiles a ScalarExpr (backend.ts) into SIMD code that computes four lanes at once.
+//
+// Register representation of a value by dtype: float32 -> f32x4; int32 -> i32x4; bool ->
+// i32x4 holding 0 or 1. Float-only ops (exp, sin, ...) on integer nodes compute in float32
+// and convert back. Integer division, modulo and power have no SIMD instruction and run
+// lane by lane through scalar helpers, with Python's floor semantics (x // 0 and x % 0 give
+// 0 as NumPy does, without trapping). A node referenced more than once (graph mode shares
+// subtrees) is computed once into a local.
+
+import type { DType, ScalarExpr } from "../backend.js";
+import { Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
+import { MathLib } from "./math.js";
+
+type IntHelper = "floordiv" | "mod" | "ipow";
+
+/** Integer lane-wise helpers, emitted once per module. */
+class IntLib {
+  private readonly index = new Map<IntHelper, number>();
+  constructor(private readonly mod: ModuleBuilder) {}
+
+  fn(h: IntHelper): number {
+    const have = this.index.get(h);
+    if (have !== undefined) return have;
+    // scalar (i32, i32) -> i32
+    const s = new Fn([I32, I32], [I32]);
+    const a = 0, b = 1;
+    if (h === "ipow") {
+      const r = s.local(I32);
+      // b < 0: 1 for a == 1, +-1 for a == -1 (by parity), else 0 (NumPy gives an error; 0 is torch's)
+      s.get(b).i32(0).op(O.i32_lt_s).if_();
+      s.get(a).i32(1).op(O.i32_eq).if_().i32(1).op(O.return).end();
+      s.get(a).i32(-1).op(O.i32_eq).if_().i32(1).i32(-1).get(b).i32(1).op(O.i32_and).op(O.select).op(O.return).end();
+      s.i32(0).op(O.return).end();
+      s.i32(1).set(r);
+      s.block().loop();
+      s.get(b).op(O.i32_eqz).brIf(1);
+      s.get(b).i32(1).op(O.i32_and).if_().get(r).get(a).op(O.i32_mul).set(r).end();
+      s.get(a).get(a).op(O.i32_mul).set(a);
+      s.get(b).i32(1).op(O.i32_shr_u).set(b);
+      s.br(0).end().end();
+      s.get(r);
+    } else {
+      const q = s.local(I32), r = s.local(I32);
+      s.get(b).op(O.i32_eqz).if_().i32(0).op(O.return).end();
+      // b == -1: avoid the INT_MIN / -1 trap; quotient is -a (wrapping), remainder 0
+      s.get(b).i32(-1).op(O.i32_eq).if_();
+      if (h === "floordiv") s.i32(0).get(a).op(O.i32_sub);
+      else s.i32(0);
+      s.op(O.return).end();
+      s.get(a).get(b).op(O.i32_div_s).set(q);
+      s.get(a).get(b).op(O.i32_rem_s).set(r);
+      // remainder with the sign of b (floor semantics)
+      s.get(r).i32(0).op(O.i32_ne).get(r).get(b).op(O.i32_xor).i32(0).op(O.i32_lt_s).op(O.i32_and).if_();
+      s.get(q).i32(1).op(O.i32_sub).set(q);
+      s.get(r).get(b).op(O.i32_add).set(r);
+      s.end();
+      s.get(h === "floordiv" ? q : r);
+    }
+    const scalar = this.mod.add(s);
+    // vector wrapper (v128, v128) -> v128
+    const v = new Fn([V128, V128], [V128]);
+    v.get(0);
+    for (let l = 0; l < 4; l++) {
+      v.get(0).lane(S.i32x4_extract_lane, l).get(1).lane(S.i32x4_extract_lane, l).call(scalar);
+      v.lane(S.i32x4_replace_lane, l);
+    }
+    const idx = this.mod.add(v);
+    this.index.set(h, idx);
+    return idx;
+  }
+}
+
+const FLOAT_ONLY = new Set(["exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tanh", "sigmoid", "erf"]);
+const COMPARE = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
+
+/** Converts the value on the stack from dtype `from` to dtype `to`. */
+export function coerce(f: Fn, from: DType, to: DType): void {
+  if (from === to) return;
+  if (to === "float32") f.v(S.f32x4_convert_i32x4_s);
+  else if (to === "int32") {
+    if (from === "float32") f.v(S.i32x4_trunc_sat_f32x4_s);
+  } else {
+    if (from === "float32") f.f32x4(0).v(S.f32x4_ne);
+    else f.i32x4(0).v(S.i32x4_ne);
+    f.i32x4(1).v(S.and);
+  }
+}
+
+/** Pushes a mask (all ones where true) for "value != 0" of a value of dtype d. */
+function truth(f: Fn, d: DType): void {
+  if (d === "float32") f.f32x4(0).v(S.f32x4_ne);
+  else f.i32x4(0).v(S.i32x4_ne);
+}
+
+export class ExprGen {
+  private readonly math: MathLib;
+  private readonly ints: IntLib;
+  private readonly uses = new Map<ScalarExpr, number>();
+  private readonly cached = new Map<ScalarExpr, number>();
+
+  /** `inputLocal(i)` returns the local holding input i (already in register representation). */
+  constructor(mod: ModuleBuilder, private readonly f: Fn, private readonly inputLocal: (i: number) => number, root: ScalarExpr) {
+    this.math = new MathLib(mod);
+    this.ints = new IntLib(mod);
+    this.count(root);
+  }
+
+  private count(e: ScalarExpr): void {
+    const n = (this.uses.get(e) ?? 0) + 1;
+    this.uses.set(e, n);
+    if (n > 1) return;
+    for (const c of children(e)) this.count(c);
+  }
+
+  /** Emits code that pushes the value of e. Call once per loop body (locals are reused). */
+  emit(e: ScalarExpr): void {
+    this.cached.clear();
+    this.gen(e);
+  }
+
+  private gen(e: ScalarExpr): void {
+    const local = this.cached.get(e);
+    if (local !== undefined) {
+      this.f.get(local);
+      return;
+    }
+    this.genUncached(e);
+    if ((this.uses.get(e) ?? 0) > 1) {
+      const l = this.f.local(V128);
+      this.f.tee(l);
+      this.cached.set(e, l);
+    }
+  }
+
+  private genUncached(e: ScalarExpr): void {
+    const f = this.f;
+    switch (e.op) {
+      case "input":
+        f.get(this.inputLocal(e.index));
+        return;
+      case "const":
+        if (e.dtype === "float32") f.f32x4(e.value);
+        else if (e.dtype === "int32") f.i32x4(e.value | 0);
+        else f.i32x4(e.value ? 1 : 0);
+        return;
+      case "cast":
+        this.gen(e.x);
+        coerce(f, e.x.dtype, e.dtype);
+        return;
+      case "where":
+        this.gen(e.a);
+        coerce(f, e.a.dtype, e.dtype);
+        this.gen(e.b);
+        coerce(f, e.b.dtype, e.dtype);
+        this.gen(e.cond);
+        truth(f, e.cond.dtype);
+        f.v(S.bitselect);
+        return;
+      default:
+        break;
+    }
+    if ("x" in e) this.unary(e.op, e.x, e.dtype);
+    else if ("a" in e && "b" in e) this.binary(e.op, e.a, e.b, e.dtype);
+  }
+
+  private unary(op: string, x: ScalarExpr, dtype: DType): void {
+    const f = this.f;
+    if (op === "not") {
+      this.gen(x);
+      truth(f, x.dtype);
+      f.v(S.not).i32x4(1).v(S.and);
+      coerce(f, "bool", dtype);
+      return;
+    }
+    const float = FLOAT_ONLY.has(op) || dtype === "float32";
+    const t: DType = float ? "float32" : dtype === "bool" ? "int32" : dtype;
+    this.gen(x);
+    coerce(f, x.dtype, t);
+    const v = t === "float32";
+    switch (op) {
+      case "neg": f.v(v ? S.f32x4_neg : S.i32x4_neg); break;
+      case "abs": f.v(v ? S.f32x4_abs : S.i32x4_abs); break;
+      case "sign": {
+        const tmp = f.local(V128);
+        f.set(tmp);
+        if (v) {
+          // (x > 0) - (x < 0) as float; NaN stays NaN
+          f.get(tmp).f32x4(0).v(S.f32x4_lt).get(tmp).f32x4(0).v(S.f32x4_gt).v(S.i32x4_sub).v(S.f32x4_convert_i32x4_s);
+          f.get(tmp).get(tmp).get(tmp).v(S.f32x4_ne).v(S.bitselect);
+        } else {
+          f.get(tmp).i32x4(0).v(S.i32x4_lt_s).get(tmp).i32x4(0).v(S.i32x4_gt_s).v(S.i32x4_sub);
+        }
+        break;
+      }
+      case "sqrt": f.v(S.f32x4_sqrt); break;
+      case "rsqrt": { const t2 = f.local(V128); f.set(t2).f32x4(1).get(t2).v(S.f32x4_sqrt).v(S.f32x4_div); break; }
+      case "reciprocal": { const t2 = f.local(V128); f.set(t2).f32x4(1).get(t2).v(S.f32x4_div); break; }
+      case "floor": if (v) f.v(S.f32x4_floor); break;
+      case "ceil": if (v) f.v(S.f32x4_ceil); break;
+      case "round": if (v) f.v(S.f32x4_nearest); break;
+      case "exp": case "log": case "log1p": case "expm1": case "sin": case "cos": case "tanh":
+      case "sigmoid": case "erf":
+        f.call(this.math.fn(op));
+        break;
+      default:
+        throw new Error(`wasm backend: elementwise op "${op}" is not supported`);
+    }
+    coerce(f, t, dtype);
+  }
+
+  private binary(op: string, a: ScalarExpr, b: ScalarExpr, dtype: DType): void {
+    const f = this.f;
+    if (op === "and" || op === "or") {
+      this.gen(a);
+      truth(f, a.dtype);
+      this.gen(b);
+      truth(f, b.dtype);
+      f.v(op === "and" ? S.and : S.or).i32x4(1).v(S.and);
+      coerce(f, "bool", dtype);
+      return;
+    }
+    // Operand type: comparisons use the promoted operand type, arithmetic the node's.
+    let t: DType;
+    if (COMPARE.has(op)) t = a.dtype === "float32" || b.dtype === "float32" ? "float32" : "int32";
+    else t = dtype === "float32" || op === "atan2" ? "float32" : "int32";
+    // Constant exponents: exact special cases instead of exp(b log a).
+    if (op === "pow" && t === "float32" && b.op === "const" && this.powConst(a, b.value)) {
+      coerce(f, "float32", dtype);
+      return;
+    }
+    this.gen(a);
+    coerce(f, a.dtype, t);
+    this.gen(b);
+    coerce(f, b.dtype, t);
+    const v = t === "float32";
+    switch (op) {
+      case "add": f.v(v ? S.f32x4_add : S.i32x4_add); break;
+      case "sub": f.v(v ? S.f32x4_sub : S.i32x4_sub); break;
+      case "mul": f.v(v ? S.f32x4_mul : S.i32x4_mul); break;
+      case "div": if (v) f.v(S.f32x4_div); else f.call(this.ints.fn("floordiv")); break;
+      case "max": f.v(v ? S.f32x4_max : S.i32x4_max_s); break;
+      case "min": f.v(v ? S.f32x4_min : S.i32x4_min_s); break;
+      case "pow": f.call(v ? this.math.fn("pow") : this.ints.fn("ipow")); break;
+      case "atan2": f.call(this.math.fn("atan2")); break;
+      case "floordiv":
+        if (v) f.v(S.f32x4_div).v(S.f32x4_floor);
+        else f.call(this.ints.fn("floordiv"));
+        break;
+      case "mod":
+        if (v) {
+          // a - floor(a / b) * b (Python's sign convention: result has b's sign)
+          const ta = f.local(V128), tb = f.local(V128);
+          f.set(tb).set(ta);
+          f.get(ta).get(ta).get(tb).v(S.f32x4_div).v(S.f32x4_floor).get(tb).v(S.f32x4_mul).v(S.f32x4_sub);
+        } else f.call(this.ints.fn("mod"));
+        break;
+      case "eq": f.v(v ? S.f32x4_eq : S.i32x4_eq); break;
+      case "ne": f.v(v ? S.f32x4_ne : S.i32x4_ne); break;
+      case "lt": f.v(v ? S.f32x4_lt : S.i32x4_lt_s); break;
+      case "le": f.v(v ? S.f32x4_le : S.i32x4_le_s); break;
+      case "gt": f.v(v ? S.f32x4_gt : S.i32x4_gt_s); break;
+      case "ge": f.v(v ? S.f32x4_ge : S.i32x4_ge_s); break;
+      default:
+        throw new Error(`wasm backend: elementwise op "${op}" is not supported`);
+    }
+    if (COMPARE.has(op)) {
+      f.i32x4(1).v(S.and);
+      coerce(f, "bool", dtype);
+    } else coerce(f, t, dtype);
+  }
+
+  /** x ** c for constants with exact forms; returns false to use the general path. */
+  private powConst(a: ScalarExpr, c: number): boolean {
+    const f = this.f;
+    const small = Number.isInteger(c) && Math.abs(c) <= 4;
+    if (!small && c !== 0.5 && c !== -0.5) return false;
+    this.gen(a);
+    coerce(f, a.dtype, "float32");
+    const x = f.local(V128);
+    f.set(x);
+    if (c === 0.5 || c === -0.5) {
+      if (c < 0) f.f32x4(1);
+      f.get(x).v(S.f32x4_sqrt);
+      if (c < 0) f.v(S.f32x4_div);
+      return true;
+    }
+    if (c < 0) f.f32x4(1);
+    const n = Math.abs(c);
+    if (n === 0) f.f32x4(1);
+    else {
+      f.get(x);
+      for (let i = 1; i < n; i++) f.get(x).v(S.f32x4_mul);
+    }
+    if (c < 0) f.v(S.f32x4_div);
+    return true;
+  }
+}
+
+export function children(e: ScalarExpr): ScalarExpr[] {
+  switch (e.op) {
+    case "input": case "const": return [];
+    case "where": return [e.cond, e.a, e.b];
+    default:
+      if ("x" in e) return [e.x];
+      if ("a" in e && "b" in e) return [e.a, e.b];
+      return [];
+  }
+}
+
+/** A stable text key for caching compiled kernels (shared subtrees print once per use). */
+export function exprKey(e: ScalarExpr): string {
+  switch (e.op) {
+    case "input": return `i${e.index}:${e.dtype}`;
+    case "const": return `c${e.value}:${e.dtype}`;
+    default: return `${e.op}:${e.dtype}(${children(e).map(exprKey).join(",")})`;
+  }
+}

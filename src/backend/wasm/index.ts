@@ -1,0 +1,275 @@
+// The WebAssembly backend: implements the Backend contract (backend.ts) with tensors in one
+// shared WebAssembly.Memory, kernels generated at run time as SIMD128 wasm (cached by their
+// specialisation key) and a worker-thread pool for large kernels.
+//
+// This file owns buffers and routes each Kernel kind to its implementation: elementwise and
+// copy (elementwise.ts), matmul (matmul.ts), reductions and cumsum (reduce.ts), conv2d and
+// its gradients, pooling, gather and scatterAdd (nn.ts).
+
+import type { AnyTypedArray, Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend.js";
+import { itemSize } from "../backend.js";
+import {
+  buildElementwise, collapseLayout, elementwiseDescriptor, elementwiseKey, laneClass, type ElementwiseSpec,
+} from "./elementwise.js";
+import { buildGemm, gemmScratchBytes, NR, type GemmConfig } from "./matmul.js";
+import { OutOfMemoryError } from "./memory.js";
+import { Runtime } from "./runtime.js";
+import { dispatchCumsum, dispatchReduce } from "./reduce.js";
+import { dispatchNN } from "./nn.js";
+
+export { OutOfMemoryError };
+
+export interface WasmBackendOptions {
+  /** Threads for large kernels, including the calling thread (default: available cores). */
+  threads?: number;
+  /** Heap limit in bytes (default 2 GiB). */
+  maximumBytes?: number;
+  /** Force relaxed SIMD on or off (default: detected). */
+  relaxedSimd?: boolean;
+}
+
+export interface WasmBackend extends Backend {
+  setThreads(n: number): void;
+  readonly threads: number;
+  /** Whether matmul uses f32x4.relaxed_madd. */
+  readonly relaxedSimd: boolean;
+  /** Distinct kernels compiled so far. */
+  kernelCount(): number;
+  /** Stops worker threads (they never keep the process alive; this is for tidy tests). */
+  terminate(): Promise<void>;
+}
+
+/** Elements per thread below which elementwise work stays on the calling thread. */
+const EW_MIN_PER_THREAD = 1 << 15;
+
+class WasmBackendImpl implements WasmBackend {
+  readonly name = "wasm";
+  readonly rt: Runtime;
+  private nextId = 1;
+  private readonly addrs = new Map<number, number>();
+  private readonly gemmCfg: GemmConfig;
+
+  constructor(options: WasmBackendOptions) {
+    this.rt = new Runtime(options);
+    this.gemmCfg = { mr: 4, mc: 128, fma: this.rt.relaxed };
+  }
+
+  get threads(): number { return this.rt.threads; }
+  get relaxedSimd(): boolean { return this.rt.relaxed; }
+  setThreads(n: number): void { this.rt.setThreads(n); }
+  kernelCount(): number { return this.rt.kernelCount; }
+  bytesInUse(): number { return this.rt.heap.bytesInUse(); }
+  terminate(): Promise<void> { return this.rt.terminate(); }
+
+  allocate(bytes: number): Buffer {
+    const addr = this.rt.heap.alloc(bytes);
+    const id = this.nextId++;
+    this.addrs.set(id, addr);
+    return { id, bytes };
+  }
+
+  free(buffer: Buffer): void {
+    const addr = this.addrs.get(buffer.id);
+    if (addr === undefined) throw new Error(`wasm backend: free of unknown or already freed buffer ${buffer.id}`);
+    this.addrs.delete(buffer.id);
+    this.rt.heap.free(addr);
+  }
+
+  /** Byte address of a buffer. */
+  addr(buffer: Buffer): number {
+    const a = this.addrs.get(buffer.id);
+    if (a === undefined) throw new Error(`wasm backend: buffer ${buffer.id} was freed (use after dispose?)`);
+    return a;
+  }
+
+  /** Byte address of a view's element [0, 0, ...]. */
+  base(v: View): number {
+    return this.addr(v.buffer) + v.offset * itemSize[v.dtype];
+  }
+
+  read(buffer: Buffer, dtype: DType, offset: number, count: number): AnyTypedArray {
+    const start = this.addr(buffer) + offset * itemSize[dtype];
+    checkRange("read", buffer, start - this.addr(buffer), count * itemSize[dtype]);
+    const mem = this.rt.heap.memory.buffer;
+    if (dtype === "float32") return new Float32Array(mem, start, count).slice();
+    if (dtype === "int32") return new Int32Array(mem, start, count).slice();
+    return new Uint8Array(mem, start, count).slice();
+  }
+
+  write(buffer: Buffer, dtype: DType, offset: number, data: AnyTypedArray): void {
+    const start = this.addr(buffer) + offset * itemSize[dtype];
+    checkRange("write", buffer, start - this.addr(buffer), data.length * itemSize[dtype]);
+    const mem = this.rt.heap.memory.buffer;
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    new Uint8Array(mem, start, bytes.length).set(bytes);
+  }
+
+  dispatch(k: Kernel): void {
+    switch (k.kind) {
+      case "elementwise":
+        this.elementwise(k.expr, k.inputs, k.out);
+        return;
+      case "copy":
+        this.elementwise(castExpr({ op: "input", index: 0, dtype: k.input.dtype }, k.out.dtype), [k.input], k.out);
+        return;
+      case "matmul":
+        this.matmul(k.a, k.b, k.out, k.epilogue, k.epilogueInputs ?? []);
+        return;
+      case "reduce":
+        dispatchReduce(this, k);
+        return;
+      case "cumsum":
+        dispatchCumsum(this, k);
+        return;
+      case "random":
+        throw new Error(
+          "wasm backend: kernel \"random\" is not implemented yet (philox generator pending); " +
+            "generate random numbers on the reference backend and write() them",
+        );
+      default:
+        dispatchNN(this, k);
+    }
+  }
+
+  /** out = expr(inputs...), all views of out.shape. */
+  elementwise(expr: ScalarExpr, inputs: readonly View[], out: View): void {
+    for (const [i, v] of inputs.entries()) {
+      if (v.shape.length !== out.shape.length || v.shape.some((d, j) => d !== out.shape[j])) {
+        throw new Error(
+          `wasm backend: elementwise input ${i} has shape [${v.shape}] but out has [${out.shape}]: broadcast inputs to out.shape first`,
+        );
+      }
+    }
+    const n = out.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    const views = [out, ...inputs];
+    const layout = collapseLayout(out.shape, views.map((v) => v.strides));
+    const R = layout.shape.length - 1;
+    const spec: ElementwiseSpec = {
+      expr,
+      dtypes: views.map((v) => v.dtype),
+      classes: layout.strides.map((s) => laneClass(s[R]!)),
+      outerRank: R,
+    };
+    const kernel = this.rt.kernel(elementwiseKey(spec), () => buildElementwise(spec, this.rt.pages));
+    const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v))));
+    this.rt.run(kernel, desc, n, { minPerThread: EW_MIN_PER_THREAD, align: 16 });
+  }
+
+  /** Temporary contiguous buffer of `shape`; the caller frees it. */
+  temp(dtype: DType, shape: readonly number[]): View {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const buffer = this.allocate(n * itemSize[dtype]);
+    return { buffer, dtype, shape, strides: contiguousStrides(shape), offset: 0 };
+  }
+
+  matmul(a: View, b: View, out: View, epilogue: ScalarExpr | undefined, epilogueInputs: readonly View[]): void {
+    const ra = a.shape.length, rb = b.shape.length, ro = out.shape.length;
+    const where = `matmul: [${a.shape}] @ [${b.shape}] -> [${out.shape}]`;
+    if (ra < 2 || rb < 2 || ro < 2) throw new Error(`${where}: operands must have rank >= 2 (the front end adds unit dims)`);
+    if (a.dtype !== "float32" || b.dtype !== "float32" || out.dtype !== "float32") {
+      throw new Error(`${where}: dtypes ${a.dtype} @ ${b.dtype} -> ${out.dtype}: the wasm matmul is float32 only; cast first`);
+    }
+    const M = a.shape[ra - 2]!, K = a.shape[ra - 1]!, N = b.shape[rb - 1]!;
+    if (b.shape[rb - 2] !== K || out.shape[ro - 2] !== M || out.shape[ro - 1] !== N) {
+      throw new Error(`${where}: inner dimensions differ or out has the wrong shape (${K} vs ${b.shape[rb - 2]})`);
+    }
+    const batchShape = out.shape.slice(0, ro - 2);
+    const batch = batchShape.reduce((x, y) => x * y, 1);
+    if (!isContiguous(out)) {
+      const t = this.temp("float32", out.shape);
+      try {
+        this.matmul(a, b, t, epilogue, epilogueInputs);
+        this.elementwise({ op: "input", index: 0, dtype: "float32" }, [t], out);
+      } finally {
+        this.free(t.buffer);
+      }
+      return;
+    }
+    if (batch === 0 || M === 0 || N === 0) return;
+    if (K === 0) {
+      this.elementwise({ op: "const", value: 0, dtype: "float32" }, [], out);
+    } else {
+      const heap = this.rt.heap;
+      // batch tables: byte address of each batch's A and B (broadcast via batch strides)
+      const tables = heap.alloc(batch * 8);
+      const scratchThreads = this.rt.threads;
+      let scratch = 0;
+      try {
+        const i32 = heap.i32();
+        const aBase = this.base(a), bBase = this.base(b);
+        const idx = new Array<number>(batchShape.length).fill(0);
+        for (let p = 0; p < batch; p++) {
+          let offA = 0, offB = 0;
+          for (let d = 0; d < batchShape.length; d++) {
+            const da = ra - 2 - (batchShape.length - d), db = rb - 2 - (batchShape.length - d);
+            if (da >= 0 && a.shape[da] !== 1) offA += idx[d]! * a.strides[da]!;
+            if (db >= 0 && b.shape[db] !== 1) offB += idx[d]! * b.strides[db]!;
+          }
+          i32[tables / 4 + p] = aBase + offA * 4;
+          i32[tables / 4 + batch + p] = bBase + offB * 4;
+          for (let d = batchShape.length - 1; d >= 0; d--) {
+            if (++idx[d]! < batchShape[d]!) break;
+            idx[d] = 0;
+          }
+        }
+        // column blocks: enough units for every thread, NR-aligned
+        const threads = this.rt.threadsFor(batch * Math.ceil(N / NR) * M * K, 1 << 16);
+        const perBatch = batch >= threads ? 1 : Math.ceil(threads / batch);
+        const NC = Math.min(Math.ceil(N / perBatch / NR) * NR, Math.ceil(N / NR) * NR);
+        const nJc = Math.ceil(N / NC);
+        const per = Math.ceil(gemmScratchBytes(this.gemmCfg, NC) / 64) * 64;
+        scratch = heap.alloc(per * scratchThreads);
+        const cfg = this.gemmCfg;
+        const kernel = this.rt.kernel(`gemm|${cfg.mr}|${cfg.mc}|${cfg.fma}`, () => buildGemm(cfg, this.rt.pages));
+        const desc = this.rt.descriptor([
+          M, N, K, a.strides[ra - 2]!, a.strides[ra - 1]!, b.strides[rb - 2]!, b.strides[rb - 1]!,
+          this.base(out), N, nJc, NC, tables, tables + batch * 4, M * N * 4, scratch, per,
+        ]);
+        this.rt.run(kernel, desc, batch * nJc, { threads });
+      } finally {
+        heap.free(tables);
+        if (scratch) heap.free(scratch);
+      }
+    }
+    if (epilogue) this.elementwise(epilogue, [out, ...epilogueInputs], out);
+  }
+}
+
+function castExpr(e: ScalarExpr, dtype: DType): ScalarExpr {
+  return e.dtype === dtype ? e : { op: "cast", x: e, dtype };
+}
+
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d]!;
+  }
+  return s;
+}
+
+export function isContiguous(v: View): boolean {
+  let acc = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    if (v.shape[d] !== 1 && v.strides[d] !== acc) return false;
+    acc *= v.shape[d]!;
+  }
+  return true;
+}
+
+function checkRange(op: string, buffer: Buffer, startByte: number, bytes: number): void {
+  if (startByte < 0 || startByte + bytes > buffer.bytes) {
+    throw new RangeError(
+      `wasm backend: ${op} of bytes [${startByte}, ${startByte + bytes}) is outside buffer ${buffer.id} of ${buffer.bytes} bytes`,
+    );
+  }
+}
+
+export type { WasmBackendImpl };
+
+/** Creates a wasm backend. Compiles kernels synchronously; worker threads start lazily. */
+export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
+  return new WasmBackendImpl(options);
+}

@@ -1,0 +1,237 @@
+// Vectorised float32 transcendental functions for generated kernels: each is emitted once
+// per module as a helper `(v128) -> v128` (or `(v128, v128) -> v128`) over four f32 lanes.
+//
+// Methods (accuracy is measured in test/wasm/math.test.ts against Math.* in float64):
+//   exp    Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2; Cephes degree-6 polynomial;
+//          2^n applied in two halves so results reaching the subnormal range round once.
+//   log    frexp by bit operations, mantissa folded to [sqrt(1/2), sqrt(2)); Cephes
+//          polynomial; subnormal inputs pre-scaled by 2^23.
+//   log1p  log(u) * x / (u - 1) with u = 1 + x (exact correction of the rounding of u).
+//   expm1  exp's reduction; 2^n * expm1(r) + (2^n - 1), exact for n = 0 (small |x|).
+//   tanh   odd polynomial for |x| < 0.625, else 1 - 2 / (exp(2|x|) + 1) with x's sign.
+//   erf    x * P(x^2) for |x| < 1; 1 - exp(-x^2) * Q(1/x) for 1 <= |x| <= 4 (least-squares
+//          fits to erf/erfc in float64); erf = +-1 beyond 4 (erfc(4) < 2^-25).
+//   sin/cos  n = round(x * 2/pi), three-part Cody-Waite pi/2, Cephes polynomials on
+//          |r| <= pi/4, quadrant select. Accurate for |x| up to about 1e4.
+//   atan2  atan on [0, 1] (Cephes reduction at tan(pi/8)) and quadrant fix-up.
+
+import { Fn, ModuleBuilder, S, V128 } from "./emit.js";
+
+type Helper = "exp" | "log" | "log1p" | "expm1" | "tanh" | "sigmoid" | "erf" | "sin" | "cos" | "atan2" | "pow";
+
+/** Pushes Horner's evaluation of coefficients (highest degree first) at local z. */
+function horner(f: Fn, z: number, coeffs: readonly number[]): void {
+  f.f32x4(coeffs[0]!);
+  for (let i = 1; i < coeffs.length; i++) f.get(z).v(S.f32x4_mul).f32x4(coeffs[i]!).v(S.f32x4_add);
+}
+
+/** Pushes 2^n for an i32x4 n in [-126, 127] as f32x4. */
+function pow2i(f: Fn, n: number): void {
+  f.get(n).i32x4(127).v(S.i32x4_add).i32(23).v(S.i32x4_shl);
+}
+
+const LOG2E = 1.44269504088896341;
+const EXP_P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+const LOG_P = [
+  7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+];
+const TANH_P = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
+const ERF_SMALL = [7.933351181e-5, -8.034809377e-4, 5.191214843e-3, -2.685539799e-2, 1.12836257e-1, -3.761262988e-1, 1.128379167];
+const ERFC_LARGE = [
+  -0.03516599754, 0.2458134262, -0.7592916955, 1.343036181, -1.442142193, 0.8440410691, -0.04386603283,
+  -0.292957371, 0.004533485934, 0.5635483219, 3.438122148e-5,
+];
+const SIN_P = [-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1];
+const COS_P = [2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2];
+const ATAN_P = [8.05374449538e-2, -1.38776856032e-1, 1.99777106478e-1, -3.33329491539e-1];
+
+/** Adds helpers to one module on demand; each helper is emitted at most once. */
+export class MathLib {
+  private readonly index = new Map<Helper, number>();
+  constructor(private readonly mod: ModuleBuilder) {}
+
+  fn(h: Helper): number {
+    const have = this.index.get(h);
+    if (have !== undefined) return have;
+    const binary = h === "atan2" || h === "pow";
+    const idx = this.mod.reserve(binary ? [V128, V128] : [V128], [V128]);
+    this.index.set(h, idx);
+    const f = new Fn(binary ? [V128, V128] : [V128], [V128]);
+    this[h](f);
+    this.mod.define(idx, f);
+    return idx;
+  }
+
+  /** Reduction shared by exp and expm1: sets n (i32x4) and r (f32x4) for clamped x. */
+  private reduce(f: Fn, x: number, n: number, r: number): void {
+    const nf = f.local(V128);
+    f.get(x).f32x4(-104).v(S.f32x4_max).f32x4(89).v(S.f32x4_min).set(x);
+    f.get(x).f32x4(LOG2E).v(S.f32x4_mul).v(S.f32x4_nearest).set(nf);
+    f.get(x).get(nf).f32x4(0.693359375).v(S.f32x4_mul).v(S.f32x4_sub);
+    f.get(nf).f32x4(-2.12194440e-4).v(S.f32x4_mul).v(S.f32x4_sub).set(r);
+    f.get(nf).v(S.i32x4_trunc_sat_f32x4_s).set(n);
+  }
+
+  private exp(f: Fn): void {
+    const x = 0, n = f.local(V128), r = f.local(V128), n1 = f.local(V128);
+    this.reduce(f, x, n, r);
+    // y = 1 + r + r^2 P(r)
+    horner(f, r, EXP_P);
+    f.get(r).get(r).v(S.f32x4_mul).v(S.f32x4_mul).get(r).v(S.f32x4_add).f32x4(1).v(S.f32x4_add);
+    // * 2^(n>>1) * 2^(n - n>>1): each half stays a normal number.
+    f.get(n).i32(1).v(S.i32x4_shr_s).set(n1);
+    pow2i(f, n1);
+    f.v(S.f32x4_mul);
+    f.get(n).get(n1).v(S.i32x4_sub).set(n);
+    pow2i(f, n);
+    f.v(S.f32x4_mul);
+  }
+
+  private expm1(f: Fn): void {
+    const x = 0, n = f.local(V128), r = f.local(V128), n1 = f.local(V128), s = f.local(V128);
+    this.reduce(f, x, n, r);
+    f.get(n).i32(1).v(S.i32x4_shr_s).set(n1);
+    pow2i(f, n1);
+    f.get(n).get(n1).v(S.i32x4_sub).set(n);
+    pow2i(f, n);
+    f.v(S.f32x4_mul).set(s);
+    // s * (r + r^2 P(r)) + (s - 1)
+    horner(f, r, EXP_P);
+    f.get(r).get(r).v(S.f32x4_mul).v(S.f32x4_mul).get(r).v(S.f32x4_add);
+    f.get(s).v(S.f32x4_mul).get(s).f32x4(1).v(S.f32x4_sub).v(S.f32x4_add);
+  }
+
+  private log(f: Fn): void {
+    const x0 = 0, x = f.local(V128), e = f.local(V128), m = f.local(V128), mask = f.local(V128);
+    const z = f.local(V128), y = f.local(V128), ef = f.local(V128);
+    // Subnormals: scale by 2^23 and remember -23 in the exponent.
+    f.get(x0).f32x4(1.17549435e-38).v(S.f32x4_lt).set(mask);
+    f.get(x0).f32x4(8388608).v(S.f32x4_mul).get(x0).get(mask).v(S.bitselect).set(x);
+    f.get(x).i32(23).v(S.i32x4_shr_u).i32x4(0xff).v(S.and).i32x4(126).v(S.i32x4_sub);
+    f.get(mask).i32x4(-23).v(S.and).v(S.i32x4_add).set(e);
+    f.get(x).i32x4(0x807fffff | 0).v(S.and).i32x4(0x3f000000).v(S.or).set(m); // m in [0.5, 1)
+    // if m < sqrt(1/2): e -= 1, m = 2m - 1 else m = m - 1
+    f.get(m).f32x4(0.707106781186547524).v(S.f32x4_lt).set(mask);
+    f.get(e).get(mask).v(S.i32x4_add).set(e);
+    f.get(m).f32x4(1).v(S.f32x4_sub).get(m).get(mask).v(S.and).v(S.f32x4_add).set(m);
+    f.get(e).v(S.f32x4_convert_i32x4_s).set(ef);
+    f.get(m).get(m).v(S.f32x4_mul).set(z);
+    horner(f, m, LOG_P);
+    f.get(m).v(S.f32x4_mul).get(z).v(S.f32x4_mul).set(y);
+    f.get(y).get(ef).f32x4(-2.12194440e-4).v(S.f32x4_mul).v(S.f32x4_add);
+    f.get(z).f32x4(0.5).v(S.f32x4_mul).v(S.f32x4_sub);
+    f.get(m).v(S.f32x4_add);
+    f.get(ef).f32x4(0.693359375).v(S.f32x4_mul).v(S.f32x4_add).set(y);
+    // Special values: log(0) = -inf, log(inf) = inf, log(x < 0 or NaN) = NaN.
+    f.f32x4(-Infinity).get(y).get(x0).f32x4(0).v(S.f32x4_eq).v(S.bitselect).set(y);
+    f.f32x4(Infinity).get(y).get(x0).f32x4(Infinity).v(S.f32x4_eq).v(S.bitselect).set(y);
+    f.f32x4(NaN).get(y);
+    f.get(x0).f32x4(0).v(S.f32x4_lt).get(x0).get(x0).v(S.f32x4_ne).v(S.or);
+    f.v(S.bitselect);
+  }
+
+  private log1p(f: Fn): void {
+    const x = 0, u = f.local(V128), d = f.local(V128);
+    f.get(x).f32x4(1).v(S.f32x4_add).tee(u).f32x4(1).v(S.f32x4_sub).set(d);
+    f.get(u).call(this.fn("log")).get(x).get(d).v(S.f32x4_div).v(S.f32x4_mul);
+    // u == 1 (|x| tiny): log1p(x) = x; x == inf: inf.
+    f.set(u);
+    f.get(x).get(u).get(d).f32x4(0).v(S.f32x4_eq).v(S.bitselect);
+    f.set(u);
+    f.f32x4(Infinity).get(u).get(x).f32x4(Infinity).v(S.f32x4_eq).v(S.bitselect);
+  }
+
+  private tanh(f: Fn): void {
+    const x = 0, a = f.local(V128), z = f.local(V128), small = f.local(V128), big = f.local(V128);
+    f.get(x).v(S.f32x4_abs).set(a);
+    f.get(x).get(x).v(S.f32x4_mul).set(z);
+    horner(f, z, TANH_P);
+    f.get(z).v(S.f32x4_mul).get(x).v(S.f32x4_mul).get(x).v(S.f32x4_add).set(small);
+    f.f32x4(1).f32x4(2);
+    f.get(a).get(a).v(S.f32x4_add).call(this.fn("exp")).f32x4(1).v(S.f32x4_add);
+    f.v(S.f32x4_div).v(S.f32x4_sub);
+    // copy x's sign bit
+    f.get(x).i32x4(0x80000000 | 0).v(S.and).v(S.or).set(big);
+    f.get(small).get(big).get(a).f32x4(0.625).v(S.f32x4_lt).v(S.bitselect);
+  }
+
+  private sigmoid(f: Fn): void {
+    f.f32x4(1).f32x4(1).get(0).v(S.f32x4_neg).call(this.fn("exp")).v(S.f32x4_add).v(S.f32x4_div);
+  }
+
+  private erf(f: Fn): void {
+    const x = 0, a = f.local(V128), z = f.local(V128), small = f.local(V128), big = f.local(V128), t = f.local(V128);
+    f.get(x).v(S.f32x4_abs).f32x4(4).v(S.f32x4_min).set(a);
+    f.get(a).get(a).v(S.f32x4_mul).set(z);
+    horner(f, z, ERF_SMALL);
+    f.get(a).v(S.f32x4_mul).set(small);
+    f.f32x4(1).get(a).v(S.f32x4_div).set(t);
+    f.f32x4(1);
+    f.get(z).v(S.f32x4_neg).call(this.fn("exp"));
+    horner(f, t, ERFC_LARGE);
+    f.v(S.f32x4_mul).v(S.f32x4_sub).set(big);
+    f.get(small).get(big).get(a).f32x4(1).v(S.f32x4_lt).v(S.bitselect);
+    // restore sign (NaN stays NaN through min/abs ops)
+    f.get(x).i32x4(0x80000000 | 0).v(S.and).v(S.or);
+  }
+
+  private sincos(f: Fn, cos: boolean): void {
+    const x = 0, nf = f.local(V128), r = f.local(V128), z = f.local(V128), q = f.local(V128);
+    const s = f.local(V128), c = f.local(V128);
+    f.get(x).f32x4(0.636619772367581343).v(S.f32x4_mul).v(S.f32x4_nearest).set(nf);
+    f.get(x).get(nf).f32x4(1.5703125).v(S.f32x4_mul).v(S.f32x4_sub);
+    f.get(nf).f32x4(4.837512969970703125e-4).v(S.f32x4_mul).v(S.f32x4_sub);
+    f.get(nf).f32x4(7.54978995489188216e-8).v(S.f32x4_mul).v(S.f32x4_sub).set(r);
+    f.get(nf).v(S.i32x4_trunc_sat_f32x4_s);
+    if (cos) f.i32x4(1).v(S.i32x4_add);
+    f.set(q);
+    f.get(r).get(r).v(S.f32x4_mul).set(z);
+    horner(f, z, SIN_P);
+    f.get(z).v(S.f32x4_mul).get(r).v(S.f32x4_mul).get(r).v(S.f32x4_add).set(s);
+    horner(f, z, COS_P);
+    f.get(z).v(S.f32x4_mul).get(z).v(S.f32x4_mul).get(z).f32x4(0.5).v(S.f32x4_mul).v(S.f32x4_sub);
+    f.f32x4(1).v(S.f32x4_add).set(c);
+    // odd quadrant: cos(r); quadrant 2 or 3: negate.
+    f.get(c).get(s).get(q).i32x4(1).v(S.and).i32x4(0).v(S.i32x4_ne).v(S.bitselect);
+    f.get(q).i32x4(2).v(S.and).i32(30).v(S.i32x4_shl).v(S.xor);
+  }
+  private sin(f: Fn): void { this.sincos(f, false); }
+  private cos(f: Fn): void { this.sincos(f, true); }
+
+  /** atan2(y, x) with y = local 0, x = local 1. */
+  private atan2(f: Fn): void {
+    const y = 0, x = 1, ay = f.local(V128), ax = f.local(V128), t = f.local(V128), big = f.local(V128);
+    const z = f.local(V128), r = f.local(V128), swap = f.local(V128);
+    f.get(y).v(S.f32x4_abs).set(ay);
+    f.get(x).v(S.f32x4_abs).set(ax);
+    f.get(ay).get(ax).v(S.f32x4_gt).set(swap);
+    // t = min/max in [0, 1]; 0/0 -> 0
+    f.get(ay).get(ax).v(S.f32x4_min).get(ay).get(ax).v(S.f32x4_max).v(S.f32x4_div).set(t);
+    f.f32x4(0).get(t).get(ay).get(ax).v(S.f32x4_max).f32x4(0).v(S.f32x4_eq).v(S.bitselect).set(t);
+    // t > tan(pi/8): atan(t) = pi/4 + atan((t-1)/(t+1))
+    f.get(t).f32x4(0.4142135623730950).v(S.f32x4_gt).set(big);
+    f.get(t).f32x4(1).v(S.f32x4_sub).get(t).f32x4(1).v(S.f32x4_add).v(S.f32x4_div).get(t).get(big).v(S.bitselect).set(t);
+    f.get(t).get(t).v(S.f32x4_mul).set(z);
+    horner(f, z, ATAN_P);
+    f.get(z).v(S.f32x4_mul).get(t).v(S.f32x4_mul).get(t).v(S.f32x4_add);
+    f.get(big).f32x4(Math.PI / 4).v(S.and).v(S.f32x4_add).set(r);
+    f.f32x4(Math.PI / 2).get(r).v(S.f32x4_sub).get(r).get(swap).v(S.bitselect).set(r);
+    f.f32x4(Math.PI).get(r).v(S.f32x4_sub).get(r).get(x).f32x4(0).v(S.f32x4_lt).v(S.bitselect);
+    f.get(y).i32x4(0x80000000 | 0).v(S.and).v(S.xor);
+  }
+
+  /** pow(a, b) = exp(b log|a|) with integer-b sign rules, pow(a, 0) = 1, pow(1, b) = 1. */
+  private pow(f: Fn): void {
+    const a = 0, b = 1, r = f.local(V128), bi = f.local(V128), odd = f.local(V128);
+    f.get(a).v(S.f32x4_abs).call(this.fn("log")).get(b).v(S.f32x4_mul).call(this.fn("exp")).set(r);
+    f.get(b).v(S.f32x4_trunc).get(b).v(S.f32x4_eq).set(bi);
+    f.get(b).v(S.i32x4_trunc_sat_f32x4_s).i32(31).v(S.i32x4_shl);
+    f.get(bi).v(S.and).get(b).v(S.f32x4_abs).f32x4(16777216).v(S.f32x4_lt).v(S.and).set(odd);
+    // a < 0: odd integer b -> negate; non-integer b -> NaN
+    f.get(r).get(odd).get(a).f32x4(0).v(S.f32x4_lt).v(S.and).v(S.xor).set(r);
+    f.f32x4(NaN).get(r).get(a).f32x4(0).v(S.f32x4_lt).get(bi).v(S.andnot).v(S.bitselect).set(r);
+    f.f32x4(1).get(r);
+    f.get(b).f32x4(0).v(S.f32x4_eq).get(a).f32x4(1).v(S.f32x4_eq).v(S.or).v(S.bitselect);
+  }
+}

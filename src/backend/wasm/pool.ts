@@ -1,0 +1,162 @@
+// The worker-thread pool: every worker instantiates the same kernel modules on the same
+// shared memory and runs `run(desc, start, end, tid)` on a range of a kernel's work.
+//
+// Work is handed out through a control block at the bottom of the shared memory, not by
+// postMessage per task (a dispatch then costs microseconds):
+//   word GEN0 + 8*w : generation counter of worker w (bumped by the caller per task)
+//   word SLOT0 + 8*w: [module id, desc, start, end, tid] of worker w's task
+//   word DONE       : tasks finished in the current dispatch; ERR: a worker trapped
+// A worker spins briefly, then sleeps in Atomics.wait on its generation word; the caller
+// runs its own share (tid 0) and then waits on DONE. Compiled modules are posted once to
+// each worker; a worker drains its port with receiveMessageOnPort when it meets a module
+// id it has not instantiated. Workers are unref'd, so an idle pool never keeps the process
+// alive.
+
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import type { WasmMemory, WasmModule } from "./api.js";
+
+const CTL_BASE = 64; // byte address of the control block (memory.ts reserves [64, 64 KiB))
+const DONE = CTL_BASE / 4;
+const ERR = DONE + 1;
+const GEN0 = DONE + 16;
+const SLOT0 = GEN0 + 4;
+/** Control words per worker: generation word, then the 5-word task slot. */
+const STRIDE = 16;
+const MAX_WORKERS = 255;
+
+const workerSource = `
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const { memory, port, w, gen0 } = workerData;
+const ctl = new Int32Array(memory.buffer, 0, 16384);
+const modules = new Map();
+const runs = [];
+const GEN = ${GEN0} + ${STRIDE} * w, SLOT = ${SLOT0} + ${STRIDE} * w;
+let gen = gen0; // the value when the caller created this worker: tasks may be posted before it starts
+for (;;) {
+  for (let spin = 0; spin < 2000 && Atomics.load(ctl, GEN) === gen; spin++);
+  Atomics.wait(ctl, GEN, gen);
+  const g = Atomics.load(ctl, GEN);
+  if (g === gen) continue;
+  gen = g;
+  const id = ctl[SLOT];
+  try {
+    let run = runs[id];
+    if (run === undefined) {
+      while (!modules.has(id)) {
+        const m = receiveMessageOnPort(port);
+        if (m === undefined) { Atomics.wait(ctl, ${ERR + 1}, 0, 1); continue; }
+        modules.set(m.message.id, m.message.module);
+      }
+      run = runs[id] = new WebAssembly.Instance(modules.get(id), { env: { memory } }).exports.run;
+    }
+    run(ctl[SLOT + 1], ctl[SLOT + 2], ctl[SLOT + 3], ctl[SLOT + 4]);
+  } catch (e) {
+    process._rawDebug("wasm backend worker " + w + ": " + (e && e.stack || e));
+    Atomics.store(ctl, ${ERR}, 1);
+  }
+  Atomics.add(ctl, ${DONE}, 1);
+  Atomics.notify(ctl, ${DONE});
+}
+`;
+
+interface PoolWorker {
+  worker: Worker;
+  port: MessagePort;
+  sentModules: number;
+}
+
+/** A task for one thread: its kernel entry arguments. */
+export interface Task {
+  desc: number;
+  start: number;
+  end: number;
+}
+
+export class Pool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly modules: WasmModule[] = [];
+  private ctl: Int32Array;
+
+  constructor(private readonly memory: WasmMemory) {
+    this.ctl = new Int32Array(memory.buffer, 0, 16384);
+  }
+
+  /** Registers a compiled module; returns its id for `run`. */
+  register(module: WasmModule): number {
+    this.modules.push(module);
+    return this.modules.length - 1;
+  }
+
+  /** Runs tasks[0] on the calling thread and tasks[1..] on workers; returns when all are done.
+   *  `local` is the calling thread's instance of the module. */
+  run(moduleId: number, local: (desc: number, start: number, end: number, tid: number) => void, tasks: Task[]): void {
+    const n = tasks.length - 1;
+    if (n > MAX_WORKERS) throw new Error(`wasm backend: at most ${MAX_WORKERS + 1} threads`);
+    if (n === 0) {
+      local(tasks[0]!.desc, tasks[0]!.start, tasks[0]!.end, 0);
+      return;
+    }
+    this.ensureWorkers(n);
+    const ctl = this.ctl;
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, ERR, 0);
+    for (let w = 0; w < n; w++) {
+      const t = tasks[w + 1]!;
+      this.sendModules(this.workers[w]!);
+      const s = SLOT0 + STRIDE * w;
+      ctl[s] = moduleId;
+      ctl[s + 1] = t.desc;
+      ctl[s + 2] = t.start;
+      ctl[s + 3] = t.end;
+      ctl[s + 4] = w + 1;
+      Atomics.add(ctl, GEN0 + STRIDE * w, 1);
+      Atomics.notify(ctl, GEN0 + STRIDE * w);
+    }
+    let error: unknown;
+    try {
+      local(tasks[0]!.desc, tasks[0]!.start, tasks[0]!.end, 0);
+    } catch (e) {
+      error = e;
+    }
+    for (let spin = 0; Atomics.load(ctl, DONE) < n; spin++) {
+      if (spin > 4000) {
+        const d = Atomics.load(ctl, DONE);
+        if (d < n) Atomics.wait(ctl, DONE, d, 50);
+      }
+    }
+    if (error !== undefined) throw error;
+    if (Atomics.load(ctl, ERR) !== 0) throw new Error("wasm backend: a kernel trapped in a worker thread");
+  }
+
+  private sendModules(pw: PoolWorker): void {
+    while (pw.sentModules < this.modules.length) {
+      pw.port.postMessage({ id: pw.sentModules, module: this.modules[pw.sentModules] });
+      pw.sentModules++;
+    }
+  }
+
+  private ensureWorkers(n: number): void {
+    while (this.workers.length < n) {
+      const { port1, port2 } = new MessageChannel();
+      const w = this.workers.length;
+      const worker = new Worker(workerSource, {
+        eval: true,
+        workerData: { memory: this.memory, port: port2, w, gen0: Atomics.load(this.ctl, GEN0 + STRIDE * w) },
+        transferList: [port2],
+      });
+      worker.unref();
+      port1.unref();
+      this.workers.push({ worker, port: port1, sentModules: 0 });
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Stops all workers (they are unref'd anyway; this is for tests that want a clean slate). */
+  async terminate(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    this.workers.length = 0;
+  }
+}
