@@ -1,6 +1,7 @@
 // Benchmark of the cell compiler through Engine.execute (type checking on): time of the
 // first cell (loads lib files and @types/node), `1+1` median and p95 over 200 runs, and a
-// declaring cell's median over 100 runs. Run after `npm run build`:
+// declaring cell's median over 100 runs; `${i}+1` (a new cell text each run, so a new
+// program and checker each time) for comparison. Run after `npm run build`:
 //   node dist/bench/compiler.js
 // Targets (issue 2): `1+1` <= 2 ms, declaring cell <= 10 ms.
 
@@ -38,6 +39,10 @@ async function main(): Promise<void> {
   const add: number[] = [];
   for (let i = 0; i < 200; i++) add.push(await time("1+1"));
   add.sort((a, b) => a - b);
+  // The same `1+1` text lets the checker keep its program; a new text each run does not.
+  const fresh: number[] = [];
+  for (let i = 0; i < 200; i++) fresh.push(await time(`${i}+1`));
+  fresh.sort((a, b) => a - b);
   const decl: number[] = [];
   for (let i = 0; i < 100; i++) {
     decl.push(await time(`const point${i % 10} = { x: ${i}, y: "p" };\nfunction norm${i % 10}(p: typeof point${i % 10}): number { return Math.hypot(p.x, p.y.length); }\nclass Box${i % 10} { constructor(readonly v: number) {} }`));
@@ -47,6 +52,7 @@ async function main(): Promise<void> {
   console.log("cell compiler (type checking on), through Engine.execute:");
   console.log(`  first cell (loads lib + @types/node): ${fmt(first)}`);
   console.log(`  1+1            median ${fmt(quantile(add, 0.5))}  p95 ${fmt(quantile(add, 0.95))}  (200 runs)`);
+  console.log(`  \`\${i}+1\`       median ${fmt(quantile(fresh, 0.5))}  p95 ${fmt(quantile(fresh, 0.95))}  (200 runs, new text each run)`);
   console.log(`  declaring cell median ${fmt(quantile(decl, 0.5))}  p95 ${fmt(quantile(decl, 0.95))}  (100 runs)`);
 }
 

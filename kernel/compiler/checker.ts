@@ -35,12 +35,15 @@ export class Prepared {
   readonly insertions: number[];
   readonly source: ts.SourceFile;
   readonly nocheck: boolean;
+  /** Whether the cell has top-level declarations to carry (else no d.ts is emitted). */
+  readonly declares: boolean;
 
   constructor(readonly code: string) {
     this.source = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
     this.nocheck = /^\s*\/\/\s*@ts-nocheck\b/.test(code);
     this.insertions = [];
     for (const s of this.source.statements) if (needsExport(s)) this.insertions.push(s.getStart(this.source));
+    this.declares = this.insertions.length > 0 || this.source.statements.some((s) => ts.canHaveModifiers(s) && ts.getModifiers(s)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword));
     let text = "";
     let last = 0;
     for (const p of this.insertions) {
@@ -163,10 +166,14 @@ export class CellChecker {
   readonly service: ts.LanguageService;
   readonly carried = new Carried();
   private readonly moduleCache: ts.ModuleResolutionCache;
+  private readonly compilerHost: ts.CompilerHost;
+  private readonly registry: ts.DocumentRegistry;
+  private readonly registryKey: ts.DocumentRegistryBucketKey;
+  private readonly parsed = new Map<string, { version: string; sf: ts.SourceFile }>();
+  private current: ts.Program | undefined;
+  private dirty = true;
   /** Set while re-resolving after a module was not found (it may have been installed since). */
   private invalidated = false;
-  /** Transformers for the next emit of the cell file (set by the executor). */
-  transformers: ts.CustomTransformers | undefined;
 
   constructor(cwd: string) {
     this.cwd = path.resolve(cwd);
@@ -191,7 +198,9 @@ export class CellChecker {
       allowImportingTsExtensions: true,
       allowJs: true,
       skipLibCheck: true,
-      declaration: true,
+      // d.ts is emitted on demand (forceDtsEmit) for cells that declare something; with
+      // `declaration` on, every check would also compute declaration diagnostics.
+      declaration: false,
       sourceMap: true,
       useDefineForClassFields: true,
       paths: { tensorbook: [lib] },
@@ -200,48 +209,99 @@ export class CellChecker {
     this.setVirtual(this.prevFile, this.carried.text());
     this.setVirtual(this.cellFile, "export {};\n");
     this.setVirtual(this.probeFile, "export {};\n");
-    // getModuleResolutionCache and hasInvalidatedResolutions are read by the language service
-    // but missing from its public type.
-    const host: ts.LanguageServiceHost & { getModuleResolutionCache(): ts.ModuleResolutionCache; hasInvalidatedResolutions(p: string): boolean } = {
-      getCompilationSettings: () => this.options,
-      getScriptFileNames: () => [this.globalsFile, this.prevFile, this.cellFile, this.probeFile],
-      getScriptVersion: (f) => String(this.virtual.get(f)?.version ?? 0),
-      getScriptSnapshot: (f) => this.snapshot(f),
-      getCurrentDirectory: () => this.cwd,
-      getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+    const moduleHost = {
       fileExists: (f) => this.virtual.has(f) || this.read(f) !== undefined,
       readFile: (f) => this.virtual.get(f)?.text ?? this.read(f),
       directoryExists: (d) => this.isDir(d),
-      getDirectories: (d) => ts.sys.getDirectories(d),
       realpath: (p) => this.realpath(p),
-      useCaseSensitiveFileNames: () => true,
-      getCustomTransformers: () => this.transformers,
-      // One module resolution cache for the kernel's life: without it every program
-      // (one per cell) re-reads and re-parses the package.json of every file under
-      // node_modules (@types/node alone is ~100 files) to find its module format.
-      resolveModuleNameLiterals: (literals, containingFile, redirected, options, containingSourceFile) =>
+      getDirectories: (d) => ts.sys.getDirectories(d),
+      getCurrentDirectory: () => this.cwd,
+    } satisfies ts.ModuleResolutionHost;
+    // One module resolution cache for the kernel's life: without it every program (one per
+    // cell) re-reads and re-parses the package.json of every file under node_modules
+    // (@types/node alone is ~100 files) to find its module format.
+    this.moduleCache = ts.createModuleResolutionCache(this.cwd, (f) => f, this.options);
+    const resolution = {
+      resolveModuleNameLiterals: (
+        literals: readonly ts.StringLiteralLike[],
+        containingFile: string,
+        redirected: ts.ResolvedProjectReference | undefined,
+        options: ts.CompilerOptions,
+        containingSourceFile: ts.SourceFile,
+      ) =>
         literals.map((lit) =>
           ts.resolveModuleName(lit.text, containingFile, options, moduleHost, this.moduleCache, redirected, ts.getModeForUsageLocation(containingSourceFile, lit, options)),
         ),
       getModuleResolutionCache: () => this.moduleCache,
       hasInvalidatedResolutions: () => this.invalidated,
     };
-    const moduleHost: ts.ModuleResolutionHost = {
-      fileExists: (f) => this.virtual.has(f) || this.read(f) !== undefined,
-      readFile: (f) => this.virtual.get(f)?.text ?? this.read(f),
-      directoryExists: (d) => this.isDir(d),
-      realpath: (p) => this.realpath(p),
-      getDirectories: (d) => ts.sys.getDirectories(d),
-      getCurrentDirectory: () => this.cwd,
+    this.compilerHost = {
+      ...moduleHost,
+      ...resolution,
+      getSourceFile: (f, languageVersion) => this.sourceFile(f, languageVersion),
+      getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+      writeFile: () => undefined,
+      getCanonicalFileName: (f) => f,
+      useCaseSensitiveFileNames: () => true,
+      getNewLine: () => "\n",
     };
-    this.moduleCache = ts.createModuleResolutionCache(this.cwd, (f) => f, this.options);
-    this.service = ts.createLanguageService(host, ts.createDocumentRegistry());
+    // The language service (completions, quick info) shares parsed files with the
+    // checking program through one document registry. getModuleResolutionCache and
+    // hasInvalidatedResolutions are read by the service but missing from its public type.
+    const host: ts.LanguageServiceHost & typeof resolution = {
+      ...moduleHost,
+      ...resolution,
+      getCompilationSettings: () => this.options,
+      getScriptFileNames: () => this.roots,
+      getScriptVersion: (f) => this.version(f),
+      getScriptSnapshot: (f) => this.snapshot(f),
+      getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+      useCaseSensitiveFileNames: () => true,
+    };
+    this.registry = ts.createDocumentRegistry(true, this.cwd);
+    this.registryKey = this.registry.getKeyForCompilationSettings(this.options);
+    this.service = ts.createLanguageService(host, this.registry);
+  }
+
+  private get roots(): string[] {
+    return [this.globalsFile, this.prevFile, this.cellFile, this.probeFile];
+  }
+
+  private version(f: string): string {
+    return String(this.virtual.get(f)?.version ?? 0);
+  }
+
+  /** A parsed file from the shared registry; unchanged files keep their SourceFile (and binding). */
+  private sourceFile(f: string, languageVersion: ts.ScriptTarget | ts.CreateSourceFileOptions): ts.SourceFile | undefined {
+    const version = this.version(f);
+    const hit = this.parsed.get(f);
+    if (hit && hit.version === version) return hit.sf;
+    const snap = this.snapshot(f);
+    if (!snap) return undefined;
+    const kind = /\.(m|c)?jsx?$/.test(f) ? ts.ScriptKind.JS : f.endsWith(".json") ? ts.ScriptKind.JSON : f.endsWith(".tsx") ? ts.ScriptKind.TSX : ts.ScriptKind.TS;
+    const p = f as ts.Path;
+    const sf = hit
+      ? this.registry.updateDocumentWithKey(f, p, this.options, this.registryKey, snap, version, kind, languageVersion)
+      : this.registry.acquireDocumentWithKey(f, p, this.options, this.registryKey, snap, version, kind, languageVersion);
+    this.parsed.set(f, { version, sf });
+    return sf;
+  }
+
+  /** The checking program for the current virtual files, reusing the previous one's structure. */
+  private program(): ts.Program {
+    if (!this.current || this.dirty) {
+      this.current = ts.createProgram({ rootNames: this.roots, options: this.options, host: this.compilerHost, oldProgram: this.current });
+      this.dirty = false;
+      this.invalidated = false;
+    }
+    return this.current;
   }
 
   private setVirtual(file: string, text: string): void {
     const old = this.virtual.get(file);
     if (old && old.text === text) return;
     this.virtual.set(file, { text, version: (old?.version ?? 0) + 1 });
+    if (file !== this.probeFile) this.dirty = true;
   }
 
   private snapshot(f: string): ts.IScriptSnapshot | undefined {
@@ -306,10 +366,11 @@ export class CellChecker {
   }
 
   private diagnostics(cell: Prepared): ts.Diagnostic[] {
-    const syn = this.service.getSyntacticDiagnostics(this.cellFile);
-    this.invalidated = false;
+    const program = this.program();
+    const sf = program.getSourceFile(this.cellFile);
+    const syn = program.getSyntacticDiagnostics(sf);
     if (syn.length > 0 || cell.nocheck) return [...syn];
-    return [...this.service.getSemanticDiagnostics(this.cellFile)];
+    return [...program.getSemanticDiagnostics(sf)];
   }
 
   /** Sets the cell file and returns its syntactic (+ semantic unless nocheck) errors. */
@@ -318,7 +379,7 @@ export class CellChecker {
     let all = this.diagnostics(cell);
     if (all.some((d) => MODULE_NOT_FOUND.has(d.code))) {
       this.forgetMisses();
-      this.setVirtual(this.cellFile, cell.checkText + " "); // a new version: a new program
+      this.dirty = true;
       all = this.diagnostics(cell);
     }
     const out: CellDiagnostic[] = [];
@@ -331,17 +392,24 @@ export class CellChecker {
   }
 
   /** Emits the checked cell (JS + source map) and carries its declarations to later cells. */
-  emitAndCarry(cell: Prepared): Emitted {
-    const out = this.service.getEmitOutput(this.cellFile);
+  emitAndCarry(cell: Prepared, transformers: ts.CustomTransformers): Emitted {
+    const program = this.program();
+    const sf = program.getSourceFile(this.cellFile);
     let js = "";
     let map = "";
     let dts = "";
-    for (const f of out.outputFiles) {
-      if (f.name.endsWith(".js")) js = f.text;
-      else if (f.name.endsWith(".js.map")) map = f.text;
-      else if (f.name.endsWith(".d.ts")) dts = f.text;
-    }
+    const write = (name: string, text: string) => {
+      if (name.endsWith(".js")) js = text;
+      else if (name.endsWith(".js.map")) map = text;
+      else if (name.endsWith(".d.ts")) dts = text;
+    };
+    program.emit(sf, write, undefined, false, transformers);
     if (!js) throw new Error("tensorbook kernel: TypeScript emitted no JavaScript for the cell");
+    // Declarations are only worth a d.ts emit when the cell has top-level declarations.
+    // forceDtsEmit (the language service's getEmitOutput uses it) is a sixth parameter that
+    // the public type of Program.emit omits.
+    type EmitForced = (sf: ts.SourceFile | undefined, write: ts.WriteFileCallback, token: undefined, dtsOnly: boolean, tr: undefined, forceDts: boolean) => ts.EmitResult;
+    if (cell.declares) (program.emit as EmitForced)(sf, write, undefined, true, undefined, true);
     const entries = [...importEntries(cell.source), ...declarationEntries(dts)];
     if (entries.length > 0) {
       this.carried.put(entries);

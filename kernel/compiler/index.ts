@@ -71,8 +71,7 @@ class TypeScriptEngine implements Engine {
       const cell = new Prepared(code);
       const diags = this.checker.check(cell);
       if (diags.length > 0) return typeErrorOutcome(diags, name);
-      this.checker.transformers = cellTransformers();
-      const { js, map } = this.checker.emitAndCarry(cell);
+      const { js, map } = this.checker.emitAndCarry(cell, cellTransformers());
       this.maps.add(name, map, (l, c) => cell.checkToCell(l, c));
       return await this.run(js, name);
     } catch (e) {
