@@ -69,6 +69,8 @@ export class KernelClient {
   private readonly idleWaiters = new Map<string, () => void>();
   /** Called for every input_request; resolve with the value to send back. */
   onInput: ((prompt: string, password: boolean) => string | Promise<string>) | undefined;
+  /** Every shell/control reply, awaited or not (robustness tests count them). */
+  onReply: ((m: Message) => void) | undefined;
   /** Every iopub message, for clients that track comms or unparented output. */
   onIopub: ((m: Message) => void) | undefined;
   stderrText = "";
@@ -217,6 +219,7 @@ export class KernelClient {
       for await (const frames of socket) {
         const r = decode(frames, this.key);
         if (!r.ok) continue;
+        this.onReply?.(r.msg);
         const parent = (r.msg.parent_header as { msg_id?: string }).msg_id;
         const w = parent ? this.replyWaiters.get(parent) : undefined;
         if (w) {
