@@ -6,8 +6,8 @@
 const stack: string[] = [];
 
 export function nameScope<T>(name: string, fn: () => T): T {
-  if (!/^[A-Za-z_][\w.-]*$/.test(name)) {
-    throw new Error(`nameScope: "${name}" is not a valid scope name (letters, digits, _, . and -, not starting with a digit)`);
+  if (!/^[\w.-]+$/.test(name)) {
+    throw new Error(`nameScope: "${name}" is not a valid scope name (letters, digits, _, . and -)`);
   }
   stack.push(name);
   try {

@@ -32,7 +32,8 @@ interface AssigningTrace {
 let counter = 0;
 
 export class Variable extends Tensor {
-  readonly name: string;
+  /** Mutable so nn modules can name their parameters by path ("layer1.weight"). */
+  name: string;
 
   constructor(init: Tensor | NestedArray, options: VariableOptions = {}) {
     const source = init instanceof Tensor ? init : tensor(init);

@@ -141,9 +141,17 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     v = mean(mul(d, d), axes, { keepdims: true });
     const n = x.shape.reduce((a, b) => a * b, 1) / C;
     const m = options.momentum ?? 0.1;
+    // Variables (nn buffers) take `assign`, which a graph trace records as an update, so a
+    // traced training step keeps updating the running statistics; plain tensors are
+    // overwritten in place.
+    const write = (r: Tensor, value: Tensor): void => {
+      const a = (r as Tensor & { assign?: (v: Tensor) => unknown }).assign;
+      if (typeof a === "function") a.call(r, value);
+      else r._assign(value);
+    };
     withGrad(false, () => {
-      if (runningMean) runningMean._assign(add(mul(runningMean, 1 - m), mul(reshape(mu, [C]), m)));
-      if (runningVar) runningVar._assign(add(mul(runningVar, 1 - m), mul(reshape(v, [C]), (m * n) / Math.max(n - 1, 1))));
+      if (runningMean) write(runningMean, add(mul(runningMean, 1 - m), mul(reshape(mu, [C]), m)));
+      if (runningVar) write(runningVar, add(mul(runningVar, 1 - m), mul(reshape(v, [C]), (m * n) / Math.max(n - 1, 1))));
     });
   } else {
     if (!runningMean || !runningVar) throw new Error("batchNorm: evaluation mode needs runningMean and runningVar");
