@@ -6,6 +6,7 @@
 // grad, records a tape node on the output. Graph mode pushes another Trace (abstract
 // values, graph nodes) with pushTrace; no op changes.
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { DType, View } from "../backend/backend.js";
 import type { Prim, Params } from "../ops/prims.js";
 import { rules, runImpl } from "../ops/rules.js";
@@ -44,21 +45,21 @@ export function inPhase<T>(phase: "forward" | "backward" | "update", fn: () => T
   return t.withPhase ? t.withPhase(phase, fn) : fn();
 }
 
-const flags = { gradEnabled: true, checkNumerics: false };
+const flags = { checkNumerics: false };
+
+// Grad mode lives in async context, so tb.noGrad(async () => ...) holds across awaits and
+// concurrent tasks do not see each other's mode.
+const gradMode = new AsyncLocalStorage<{ enabled: boolean }>();
+const ON = { enabled: true };
+const OFF = { enabled: false };
 
 export function isGradEnabled(): boolean {
-  return flags.gradEnabled;
+  return (gradMode.getStore() ?? ON).enabled;
 }
 
-/** Runs fn with tape recording on or off, restoring the previous state afterwards. */
+/** Runs fn (sync or async) with tape recording on or off. */
 export function withGrad<T>(enabled: boolean, fn: () => T): T {
-  const prev = flags.gradEnabled;
-  flags.gradEnabled = enabled;
-  try {
-    return fn();
-  } finally {
-    flags.gradEnabled = prev;
-  }
+  return gradMode.run(enabled ? ON : OFF, fn);
 }
 
 export function setCheckNumerics(on: boolean): void {
@@ -78,7 +79,7 @@ class EagerTrace implements Trace {
     });
     const { view, storage } = runImpl(prim, backend, views, inputs, params, out);
     const rule = rules[prim];
-    const record = flags.gradEnabled && rule.vjp !== null && inputs.some((t) => t.requiresGrad);
+    const record = isGradEnabled() && rule.vjp !== null && inputs.some((t) => t.requiresGrad);
     const t = Tensor._fromView(view, storage, record ? { prim, params, inputs } : null);
     if (flags.checkNumerics && t.dtype === "float32") checkNumerics(prim, inputs, t);
     return t;

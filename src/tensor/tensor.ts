@@ -128,10 +128,11 @@ export class Tensor {
     return this.dataSync();
   }
 
-  item(): number | boolean {
+  /** The value of a one-element tensor as a number (bool tensors give 1 or 0, so that
+   *  `x.item() > 0` and `if (mask.any().item())` type-check). */
+  item(): number {
     if (this.size !== 1) throw new Error(`item: needs a tensor with one element, got ${fmtShape(this.shape)} (${this.size} elements)`);
-    const v = this.dataSync()[0];
-    return this.dtype === "bool" ? v !== 0 : v;
+    return this.dataSync()[0];
   }
 
   tolist(): NestedList {

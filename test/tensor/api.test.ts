@@ -49,7 +49,7 @@ describe("API conventions", () => {
     expect(x.dataSync()).toBeInstanceOf(Int32Array);
     expect(Array.from(await x.data())).toEqual([1, 2, 3]);
     expect(x.sum().item()).toBe(6);
-    expect(tb.tensor([true]).item()).toBe(true);
+    expect(tb.tensor([true]).item()).toBe(1);
     expect(x.T.tolist()).toEqual([[1], [2], [3]]);
     expect(tb.zeros([2, 0]).tolist()).toEqual([[], []]);
     // dataSync returns a copy: mutating it does not touch the tensor.

@@ -203,3 +203,18 @@ describe("autograd API", () => {
     expect(d2.requiresGrad).toBe(true);
   });
 });
+
+describe("grad mode", () => {
+  it("noGrad holds across awaits and does not leak into concurrent work", async () => {
+    const x = tb.ones([2], { requiresGrad: true });
+    let inside: tb.Tensor | undefined;
+    const p = tb.noGrad(async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      inside = x.mul(2);
+    });
+    const outside = x.mul(2); // runs while the noGrad task is suspended
+    await p;
+    expect(inside!.requiresGrad).toBe(false);
+    expect(outside.requiresGrad).toBe(true);
+  });
+});
