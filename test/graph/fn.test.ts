@@ -68,7 +68,7 @@ describe("tracing", () => {
 
   it("reading a tensor's value inside a traced function is a clear error", () => {
     const f = fn((x: Tensor) => (Number(x.sum().item()) > 0 ? x : x.neg()));
-    expect(() => f(tb.ones([2]))).toThrow(/cannot read a traced tensor f?l?o?a?t?32\[?\]?/);
+    expect(() => f(tb.ones([2]))).toThrow("cannot read a traced tensor float32[]");
     expect(() => f(tb.ones([2]))).toThrow("its value exists only when the compiled function runs");
   });
 
