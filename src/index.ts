@@ -54,3 +54,19 @@ export const debug = {
     setCheckNumerics(on);
   },
 } as const;
+
+// Graph mode: trace, optimize, compile; learned state as graph vertices; diagrams.
+export { fn, fn as jit, trace } from "./graph/fn.js";
+export type { CompiledFunction } from "./graph/fn.js";
+export type { CompileStats } from "./graph/compile.js";
+export { Variable, variable } from "./graph/variable.js";
+export type { VariableOptions } from "./graph/variable.js";
+export { nameScope } from "./graph/scope.js";
+export { Graph } from "./graph/ir.js";
+export { Diagram } from "./graph/diagram.js";
+export type { DiagramOptions } from "./graph/diagram.js";
+
+// Display: figures, live training curves, progress bars.
+export * as plot from "./display/plot/index.js";
+export { progress, Progress } from "./display/progress.js";
+export type { ProgressOptions } from "./display/progress.js";
