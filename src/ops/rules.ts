@@ -6,8 +6,9 @@
 // differentiable; a null entry in its result = no gradient for that input), and `impl`:
 // either a ScalarExpr node builder (elementwise, fusable) or a kernel runner that maps
 // input views to an output view with backend kernels (views may alias an input buffer).
+// The NN kernel primitives' records live in rules-nn.ts and join this table.
 
-import type { Backend, DType, ScalarExpr, View, BinaryScalarOp, UnaryScalarOp } from "../backend/backend.js";
+import type { Backend, DType, View, BinaryScalarOp, UnaryScalarOp } from "../backend/backend.js";
 import { itemSize } from "../backend/backend.js";
 import type { Prim, Params, UnaryPrim, BinaryPrim, ComparePrim, ReducePrim } from "./prims.js";
 import type { AbstractValue } from "../core/trace.js";
@@ -15,51 +16,10 @@ import type { Tensor } from "../tensor/tensor.js";
 import { allocate, Storage } from "../core/runtime.js";
 import { contiguousStrides, fmtShape, reshapeStrides, shapesEqual, sizeOf } from "../tensor/shape.js";
 import * as o from "./api.js";
+import { all, avalStr, copyTo, f32, kernel, needDtype, num, sameInputs, viewOf, type Grads, type KernelCtx, type Rule } from "./rule-kit.js";
+import { nnRules } from "./rules-nn.js";
 
-type Grads = (Tensor | null)[];
-
-export interface KernelCtx {
-  readonly backend: Backend;
-  /** A fresh contiguous view; freed automatically unless it is the returned view. */
-  alloc(shape: readonly number[], dtype: DType): View;
-  /** A fresh contiguous view filled with a constant. */
-  full(shape: readonly number[], dtype: DType, value: number): View;
-  /** An int32 view of `shape` whose value along `axis` is start + i * step (stride 0 elsewhere). */
-  iota(shape: readonly number[], axis: number, start: number, step: number): View;
-}
-
-export type Impl<P extends Prim> =
-  | { kind: "elementwise"; scalar(xs: ScalarExpr[], params: Params<P>, out: AbstractValue): ScalarExpr }
-  | { kind: "kernel"; run(ctx: KernelCtx, xs: View[], params: Params<P>, out: AbstractValue): View };
-
-export interface Rule<P extends Prim> {
-  abstract(xs: readonly AbstractValue[], params: Params<P>): AbstractValue;
-  vjp: ((g: Tensor, xs: Tensor[], out: Tensor, params: Params<P>) => Grads) | null;
-  impl: Impl<P>;
-}
-
-// ---------------------------------------------------------------------------------------
-// Abstract-eval helpers
-
-const avalStr = (x: AbstractValue) => `${x.dtype}${fmtShape(x.shape)}`;
-
-function sameInputs(op: string, xs: readonly AbstractValue[], n: number): void {
-  if (xs.length !== n) throw new Error(`${op}: expected ${n} inputs, got ${xs.length}`);
-  for (const x of xs.slice(1)) {
-    if (!shapesEqual(x.shape, xs[0].shape)) {
-      throw new Error(`${op}: primitive inputs must have one shape, got ${xs.map(avalStr).join(" and ")} (ops broadcast before binding)`);
-    }
-    if (x.dtype !== xs[0].dtype) {
-      throw new Error(`${op}: primitive inputs must have one dtype, got ${xs.map(avalStr).join(" and ")} (ops promote before binding)`);
-    }
-  }
-}
-
-function needDtype(op: string, x: AbstractValue, allowed: readonly DType[]): void {
-  if (!allowed.includes(x.dtype)) {
-    throw new Error(`${op}: dtype ${x.dtype} is not supported (input ${avalStr(x)}; allowed: ${allowed.join(", ")})`);
-  }
-}
+export type { Rule, KernelCtx, Impl } from "./rule-kit.js";
 
 // ---------------------------------------------------------------------------------------
 // Elementwise rules
@@ -103,9 +63,6 @@ function binary<P extends BinaryPrim | ComparePrim | "and" | "or">(
   };
 }
 
-const num: readonly DType[] = ["float32", "int32"];
-const all: readonly DType[] = ["float32", "int32", "bool"];
-const f32: readonly DType[] = ["float32"];
 
 // ---------------------------------------------------------------------------------------
 // Reductions: the output keeps reduced axes with size 1 (ops reshape them away).
@@ -146,26 +103,6 @@ function maxMinVjp(g: Tensor, xs: Tensor[], out: Tensor, params: { axes: number[
   return [o.where(mask, o.expand(o.div(g, count), x.shape), 0)];
 }
 
-// ---------------------------------------------------------------------------------------
-// Views
-
-function viewOf(x: View, shape: readonly number[], strides: readonly number[], offset = x.offset): View {
-  return { buffer: x.buffer, dtype: x.dtype, shape: [...shape], strides: [...strides], offset };
-}
-
-function copyTo(ctx: KernelCtx, x: View): View {
-  const out = ctx.alloc(x.shape, x.dtype);
-  ctx.backend.dispatch({ kind: "copy", input: x, out });
-  return out;
-}
-
-function kernel<P extends Prim>(
-  abstract: Rule<P>["abstract"], vjp: Rule<P>["vjp"], run: (ctx: KernelCtx, xs: View[], params: Params<P>, out: AbstractValue) => View,
-): Rule<P> {
-  return { abstract, vjp, impl: { kind: "kernel", run } };
-}
-
-// ---------------------------------------------------------------------------------------
 // The table
 
 export const rules: { [P in Prim]: Rule<P> } = {
@@ -418,127 +355,8 @@ export const rules: { [P in Prim]: Rule<P> } = {
     },
   ),
 
-  matmul: kernel(
-    (xs) => {
-      const [a, b] = xs;
-      needDtype("matmul", a, f32);
-      needDtype("matmul", b, f32);
-      const r = a.shape.length;
-      if (r < 2 || b.shape.length !== r || !shapesEqual(a.shape.slice(0, r - 2), b.shape.slice(0, r - 2))) {
-        throw new Error(`matmul: primitive operands need one rank >= 2 and equal batch dims, got ${avalStr(a)} and ${avalStr(b)}`);
-      }
-      if (a.shape[r - 1] !== b.shape[r - 2]) {
-        throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${a.shape[r - 1]} != ${b.shape[r - 2]})`);
-      }
-      return { shape: [...a.shape.slice(0, r - 1), b.shape[r - 1]], dtype: "float32" };
-    },
-    (g, [a, b]) => [o.matmul(g, o.mT(b)), o.matmul(o.mT(a), g)],
-    (ctx, [a, b], _p, out) => {
-      const v = ctx.alloc(out.shape, "float32");
-      ctx.backend.dispatch({ kind: "matmul", a, b, out: v });
-      return v;
-    },
-  ),
-  conv2d: kernel(
-    (xs, p) => convShape(xs[0], xs[1], p),
-    (g, [x, w], _y, p) => [o.conv2dInputGrad(g, w, p, x.shape), o.conv2dWeightGrad(x, g, p, w.shape)],
-    (ctx, [x, w], p, out) => {
-      const v = ctx.alloc(out.shape, "float32");
-      ctx.backend.dispatch({ kind: "conv2d", x, w, out: v, params: p });
-      return v;
-    },
-  ),
-  conv2dInputGrad: kernel(
-    (xs, p) => {
-      const y = convShape({ shape: p.inputShape, dtype: "float32" }, xs[1], p);
-      if (!shapesEqual(y.shape, xs[0].shape)) throw new Error(`conv2dInputGrad: dy ${avalStr(xs[0])} does not match the conv output ${fmtShape(y.shape)} of input ${fmtShape(p.inputShape)}`);
-      return { shape: p.inputShape, dtype: "float32" };
-    },
-    (g, [dy, w], _y, p) => [o.conv2dP(g, w, p), o.conv2dWeightGrad(g, dy, p, w.shape)],
-    (ctx, [dy, w], p, out) => {
-      const v = ctx.alloc(out.shape, "float32");
-      ctx.backend.dispatch({ kind: "conv2dInputGrad", dy, w, out: v, params: p });
-      return v;
-    },
-  ),
-  conv2dWeightGrad: kernel(
-    (xs, p) => {
-      const y = convShape(xs[0], { shape: p.weightShape, dtype: "float32" }, p);
-      if (!shapesEqual(y.shape, xs[1].shape)) throw new Error(`conv2dWeightGrad: dy ${avalStr(xs[1])} does not match the conv output ${fmtShape(y.shape)}`);
-      return { shape: p.weightShape, dtype: "float32" };
-    },
-    (g, [x, dy], _y, p) => [o.conv2dInputGrad(dy, g, p, x.shape), o.conv2dP(x, g, p)],
-    (ctx, [x, dy], p, out) => {
-      const v = ctx.alloc(out.shape, "float32");
-      ctx.backend.dispatch({ kind: "conv2dWeightGrad", x, dy, out: v, params: p });
-      return v;
-    },
-  ),
-  maxPool2d: kernel(
-    (xs, p) => poolShape("maxPool2d", xs[0], p),
-    (g, [x], _y, p) => {
-      const [N, C, H, W] = x.shape;
-      const idx = o.reshape(o.maxPool2dIndices(x, p), [N, C, -1]);
-      const dx = o.scatterAddP(o.zeros([N, C, H * W]), idx, o.reshape(g, [N, C, -1]), 2);
-      return [o.reshape(dx, x.shape)];
-    },
-    (ctx, [x], p, out) => {
-      const v = ctx.alloc(out.shape, "float32");
-      const indices = ctx.alloc(out.shape, "int32");
-      ctx.backend.dispatch({ kind: "maxPool2d", x, out: v, indices, params: p });
-      return v;
-    },
-  ),
-  maxPool2dIndices: kernel(
-    (xs, p) => ({ ...poolShape("maxPool2dIndices", xs[0], p), dtype: "int32" }),
-    null,
-    (ctx, [x], p, out) => {
-      const v = ctx.alloc(out.shape, "float32");
-      const indices = ctx.alloc(out.shape, "int32");
-      ctx.backend.dispatch({ kind: "maxPool2d", x, out: v, indices, params: p });
-      return indices;
-    },
-  ),
-  random: kernel(
-    (_xs, p) => ({ shape: p.shape, dtype: p.dist === "bits" ? "int32" : "float32" }),
-    null,
-    (ctx, _xs, p, out) => {
-      const v = ctx.alloc(out.shape, out.dtype);
-      ctx.backend.dispatch({ kind: "random", dist: p.dist, key: p.key, counter: p.counter, out: v });
-      return v;
-    },
-  ),
+  ...nnRules,
 };
-
-function convShape(x: AbstractValue, w: AbstractValue, p: Params<"conv2d">): AbstractValue {
-  if (x.shape.length !== 4 || w.shape.length !== 4) {
-    throw new Error(`conv2d: expected input [N,C,H,W] and weight [O,C/groups,KH,KW], got ${avalStr(x)} and ${avalStr(w)}`);
-  }
-  needDtype("conv2d", x, f32);
-  needDtype("conv2d", w, f32);
-  const [N, C, H, W] = x.shape;
-  const [O, Cg, KH, KW] = w.shape;
-  if (C % p.groups !== 0 || O % p.groups !== 0 || Cg * p.groups !== C) {
-    throw new Error(`conv2d: input channels ${C} and weight ${fmtShape(w.shape)} do not fit groups=${p.groups} (need C = groups * weight.shape[1] and O divisible by groups)`);
-  }
-  const OH = Math.floor((H + 2 * p.padding[0] - p.dilation[0] * (KH - 1) - 1) / p.stride[0]) + 1;
-  const OW = Math.floor((W + 2 * p.padding[1] - p.dilation[1] * (KW - 1) - 1) / p.stride[1]) + 1;
-  if (OH <= 0 || OW <= 0) throw new Error(`conv2d: kernel ${KH}x${KW} (dilation ${p.dilation}) is larger than the padded input ${fmtShape(x.shape)}`);
-  return { shape: [N, O, OH, OW], dtype: "float32" };
-}
-
-function poolShape(op: string, x: AbstractValue, p: Params<"maxPool2d">): AbstractValue {
-  if (x.shape.length !== 4) throw new Error(`${op}: expected input [N,C,H,W], got ${avalStr(x)}`);
-  needDtype(op, x, f32);
-  const [N, C, H, W] = x.shape;
-  if (p.padding[0] * 2 > p.kernelSize[0] || p.padding[1] * 2 > p.kernelSize[1]) {
-    throw new Error(`${op}: padding ${p.padding} must be at most half the kernel size ${p.kernelSize}`);
-  }
-  const OH = Math.floor((H + 2 * p.padding[0] - p.kernelSize[0]) / p.stride[0]) + 1;
-  const OW = Math.floor((W + 2 * p.padding[1] - p.kernelSize[1]) / p.stride[1]) + 1;
-  if (OH <= 0 || OW <= 0) throw new Error(`${op}: kernel ${p.kernelSize} is larger than the padded input ${fmtShape(x.shape)}`);
-  return { shape: [N, C, OH, OW], dtype: "float32" };
-}
 
 // ---------------------------------------------------------------------------------------
 // Running an impl on a backend (eager trace).
