@@ -152,6 +152,28 @@ describe("binary ops vs NumPy", () => {
   });
 });
 
+describe("predicates and copies", () => {
+  it("isnan, isinf, isfinite", async () => {
+    const x = tb.tensor([NaN, Infinity, -Infinity, 0, -2.5]);
+    expectClose(x.isnan(), await np("np.isnan(x)", { x }));
+    expectClose(x.isinf(), await np("np.isinf(x)", { x }));
+    expectClose(x.isfinite(), await np("np.isfinite(x)", { x }));
+    const i = tb.tensor([1, 2], { dtype: "int32" });
+    expect(i.isfinite().tolist()).toEqual([true, true]);
+  });
+  it("broadcastTensors, clone and contiguous", async () => {
+    const [a, b] = tb.broadcastTensors(randn([3, 1]), randn([4]));
+    expect(a.shape).toEqual([3, 4]);
+    expect(b.shape).toEqual([3, 4]);
+    const t = randn([3, 4]).T;
+    const c = t.contiguous();
+    expectClose(c, await np("x", { x: t }));
+    expect(c.contiguous()).toBe(c);
+    const k = t.clone();
+    expectClose(k, await np("x", { x: t }));
+  });
+});
+
 describe("type promotion", () => {
   const i = tb.tensor([1, 2], { dtype: "int32" });
   const f = tb.tensor([1, 2]);

@@ -112,6 +112,11 @@ const nn: Case[] = [
   ["bceWithLogits", (x, t) => tb.bceWithLogits(x, t.sigmoid(), { posWeight: 1.5 }), () => [randn([6], 3), randn([6])]],
   ["layerNorm", (x, w, b) => tb.layerNorm(x, 4, { weight: w, bias: b }), () => [randn([3, 4]), randn([4]), randn([4])], { atol: 5e-3 }],
   ["batchNorm train", (x, w) => tb.batchNorm(x, null, null, { weight: w, training: true }), () => [randn([4, 2, 3]), randn([2])], { atol: 5e-3 }],
+  ["l1Loss", (a, b) => tb.l1Loss(a, b), () => [randn([3, 4]), randn([3, 4])]],
+  ["hardtanh", (x) => tb.hardtanh(x), () => [tb.tensor([-3, -0.4, 0.2, 2.5])]],
+  ["dot", (a, b) => tb.dot(a, b), () => [randn([5]), randn([5])]],
+  ["dropout (fixed mask)", (x) => tb.dropout(x, 0.4, { generator: new tb.Generator(8) }), () => [randn([3, 4])]],
+  ["chunk piece", (x) => x.chunk(2, 0)[1], () => [randn([5, 2])]],
   ["embedding", (w) => tb.embedding(tb.tensor([[1, 1], [0, 2]], { dtype: "int32" }), w), () => [randn([3, 2])]],
 ];
 
