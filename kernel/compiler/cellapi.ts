@@ -178,6 +178,20 @@ export function tslabModule(): Record<string, unknown> {
 
 let globalsInstalled = false;
 
+/** Flushes registered by library objects (throttled live plots) for the running cell. */
+const beforeIdle: (() => void)[] = [];
+
+/** Runs and clears the flushes registered through the display host's beforeIdle. */
+export function runBeforeIdle(): void {
+  for (const fn of beforeIdle.splice(0)) {
+    try {
+      fn();
+    } catch (e) {
+      router.send((io) => io.stderr(`error while flushing a live output: ${e instanceof Error ? e.message : String(e)}\n`));
+    }
+  }
+}
+
 /** Defines the cell API globals and the display host (once per process). */
 export function installCellGlobals(): void {
   router.install();
@@ -185,6 +199,7 @@ export function installCellGlobals(): void {
     display: (bundle, options) => show(bundle, options),
     update: (id, bundle, options) => show(bundle, { id, metadata: options?.metadata }, true),
     clear: (options) => router.send((io) => io.clearOutput(options?.wait ?? false)),
+    beforeIdle: (fn) => beforeIdle.push(fn),
   });
   if (globalsInstalled) return;
   globalsInstalled = true;

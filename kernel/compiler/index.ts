@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import ts from "typescript";
 import type { CellIO, CompleteResult, Engine, ExecuteOutcome, InspectResult, IsCompleteResult, PagePayload } from "../engine.js";
-import { bundleOf, installCellGlobals, router, tslabModule } from "./cellapi.js";
+import { bundleOf, installCellGlobals, router, runBeforeIdle, tslabModule } from "./cellapi.js";
 import { CellChecker, Prepared, type CellDiagnostic } from "./checker.js";
 import { ModuleLoader } from "./modules.js";
 import { cpToUtf16, helpRequest, isComplete, utf16ToCp } from "./syntax.js";
@@ -96,11 +96,13 @@ class TypeScriptEngine implements Engine {
         throw e;
       }
       const r = await Promise.race([done, interrupted]);
+      runBeforeIdle();
       await router.settle();
       const value = r?.[0];
       if (value === undefined) return { status: "ok", payload: [] };
       return { status: "ok", result: { data: await bundleOf(value), metadata: {} }, payload: [] };
     } catch (e) {
+      runBeforeIdle(); // what a failed cell already drew still gets its final state
       if (e instanceof Interrupted) return interruptedOutcome();
       return this.maps.outcome(e);
     } finally {
