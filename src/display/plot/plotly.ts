@@ -201,7 +201,7 @@ export function standaloneHTML(fig: PlotlyFigure, title = "figure"): string {
 export function describePanel(panel: Panel): string {
   if (panel.kind === "xy") {
     const points = panel.series.reduce((n, s) => n + s.x.length, 0);
-    const kinds = [...new Set(panel.series.map((s) => s.kind))].join("/");
+    const kinds = [...new Set(panel.series.map((s) => s.kind))].join("/") || "no data yet";
     return `${kinds}: ${panel.series.length} series, ${points} points`;
   }
   return `${panel.kind} ${panel.rows}x${panel.cols}${panel.channels === 3 ? "x3" : ""}`;
