@@ -234,3 +234,22 @@ export function elementwiseDescriptor(layout: CollapsedLayout, bases: number[]):
 export function viewBase(addr: number, v: View): number {
   return addr + v.offset * itemSize[v.dtype];
 }
+
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d]!;
+  }
+  return s;
+}
+
+export function isContiguous(v: View): boolean {
+  let acc = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    if (v.shape[d] !== 1 && v.strides[d] !== acc) return false;
+    acc *= v.shape[d]!;
+  }
+  return true;
+}

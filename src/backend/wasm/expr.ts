@@ -185,8 +185,9 @@ export class ExprGen {
         f.set(tmp);
         if (v) {
           // (x > 0) - (x < 0) as float; NaN stays NaN
-          f.get(tmp).f32x4(0).v(S.f32x4_lt).get(tmp).f32x4(0).v(S.f32x4_gt).v(S.i32x4_sub).v(S.f32x4_convert_i32x4_s);
-          f.get(tmp).get(tmp).get(tmp).v(S.f32x4_ne).v(S.bitselect);
+          const sg = f.local(V128);
+          f.get(tmp).f32x4(0).v(S.f32x4_lt).get(tmp).f32x4(0).v(S.f32x4_gt).v(S.i32x4_sub).v(S.f32x4_convert_i32x4_s).set(sg);
+          f.get(tmp).get(sg).get(tmp).get(tmp).v(S.f32x4_ne).v(S.bitselect);
         } else {
           f.get(tmp).i32x4(0).v(S.i32x4_lt_s).get(tmp).i32x4(0).v(S.i32x4_gt_s).v(S.i32x4_sub);
         }

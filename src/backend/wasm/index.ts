@@ -9,7 +9,7 @@
 import type { AnyTypedArray, Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend.js";
 import { itemSize } from "../backend.js";
 import {
-  buildElementwise, collapseLayout, elementwiseDescriptor, elementwiseKey, laneClass, type ElementwiseSpec,
+  buildElementwise, collapseLayout, contiguousStrides, isContiguous, elementwiseDescriptor, elementwiseKey, laneClass, type ElementwiseSpec,
 } from "./elementwise.js";
 import { buildGemm, gemmScratchBytes, NR, type GemmConfig } from "./matmul.js";
 import { OutOfMemoryError } from "./memory.js";
@@ -17,7 +17,7 @@ import { Runtime } from "./runtime.js";
 import { dispatchCumsum, dispatchReduce } from "./reduce.js";
 import { dispatchNN } from "./nn.js";
 
-export { OutOfMemoryError };
+export { OutOfMemoryError, contiguousStrides, isContiguous };
 
 export interface WasmBackendOptions {
   /** Threads for large kernels, including the calling thread (default: available cores). */
@@ -238,25 +238,6 @@ class WasmBackendImpl implements WasmBackend {
 
 function castExpr(e: ScalarExpr, dtype: DType): ScalarExpr {
   return e.dtype === dtype ? e : { op: "cast", x: e, dtype };
-}
-
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d]!;
-  }
-  return s;
-}
-
-export function isContiguous(v: View): boolean {
-  let acc = 1;
-  for (let d = v.shape.length - 1; d >= 0; d--) {
-    if (v.shape[d] !== 1 && v.strides[d] !== acc) return false;
-    acc *= v.shape[d]!;
-  }
-  return true;
 }
 
 function checkRange(op: string, buffer: Buffer, startByte: number, bytes: number): void {
