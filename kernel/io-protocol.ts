@@ -2,7 +2,7 @@
 // Structured clone carries them; Buffers arrive on the other side as Uint8Array, so each
 // side revives them with reviveMessage.
 //   worker -> main  ready | request (shell/control, numbered) | stdin (input_reply) | closed
-//   main -> worker  send (sign and send on a channel) | close (flush, close sockets)
+//   main -> worker  send (sign and send on a channel) | interrupted (SIGINT seen) | close
 
 import type { ConnectionInfo, Message } from "./wire.js";
 
@@ -19,7 +19,11 @@ export type ToMain =
   | { kind: "stdin"; msg: Message }
   | { kind: "closed" };
 
-export type ToWorker = { kind: "send"; channel: "shell" | "control" | "iopub" | "stdin"; msg: Message } | { kind: "close" };
+export type ToWorker =
+  | { kind: "send"; channel: "shell" | "control" | "iopub" | "stdin"; msg: Message }
+  /** The main thread took a SIGINT (signal-mode interrupt): make sure it reaches the cell. */
+  | { kind: "interrupted" }
+  | { kind: "close" };
 
 /** Turns structured-cloned Uint8Arrays back into Buffers. */
 export function reviveMessage(msg: Message): Message {

@@ -61,11 +61,42 @@ async function run(): Promise<void> {
   ]);
   const out = { iopub: new Outgoing(iopub, "iopub"), shell: new Outgoing(shell, "shell"), control: new Outgoing(control, "control"), stdin: new Outgoing(stdin, "stdin") };
 
+  // The execute_request whose cell runs now: from its busy status to its execute_reply.
+  let executing: string | undefined;
+  const track = (channel: ToWorker & { kind: "send" }) => {
+    const { msg } = channel;
+    const parent = msg.parent_header as { msg_id?: string; msg_type?: string };
+    if (channel.channel === "iopub" && msg.header.msg_type === "status" && msg.content.execution_state === "busy" && parent.msg_type === "execute_request") executing = parent.msg_id;
+    else if (channel.channel === "shell" && msg.header.msg_type === "execute_reply" && parent.msg_id === executing) executing = undefined;
+  };
+
+  // A SIGINT that lands while the main thread is type-checking, or between awaits before the
+  // cell's script starts, finds nothing to stop, and a `while (true) {}` that starts after it
+  // would never see it. So while the same cell still runs, raise SIGINT again every 100 ms
+  // (for at most 4 s): breakOnSigint catches the first one that arrives inside the script.
+  let retrying: string | undefined;
+  const insist = (target: string | undefined) => {
+    if (target === undefined || retrying === target) return;
+    retrying = target;
+    let tries = 0;
+    const timer = setInterval(() => {
+      if (executing !== target || ++tries > 40) {
+        clearInterval(timer);
+        if (retrying === target) retrying = undefined;
+        return;
+      }
+      process.kill(process.pid, "SIGINT");
+    }, 100);
+  };
+
   let closing = false;
   port.on("message", (m: ToWorker) => {
     if (m.kind === "send") {
+      track(m);
       // Output of timers still running at shutdown has nowhere to go.
       if (!closing) out[m.channel].send(encode(reviveMessage(m.msg), key));
+    } else if (m.kind === "interrupted") {
+      insist(executing);
     } else if (m.kind === "close") {
       closing = true;
       void Promise.all(Object.values(out).map((o) => o.flushed())).then(() => {
@@ -96,7 +127,9 @@ async function run(): Promise<void> {
         out.iopub.send(encode(busy, key));
         out.control.send(encode(makeMessage("interrupt_reply", { status: "ok" }, msg, data.session), key));
         out.iopub.send(encode(makeMessage("status", { execution_state: "idle" }, msg, data.session, { identities: [] }), key));
+        const target = executing;
         process.kill(process.pid, "SIGINT");
+        insist(target);
       } else {
         const seq = Atomics.add(arrived, 0, 1) + 1;
         post({ kind: "request", channel, msg, seq });

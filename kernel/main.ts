@@ -105,7 +105,10 @@ export async function runKernel(connectionFile: string): Promise<void> {
 
   // Interrupt (signal mode, or the I/O thread's answer to interrupt_request): synchronous
   // cells are stopped by the engine's breakOnSigint; pending awaits by engine.interrupt().
-  process.on("SIGINT", () => handlers.interrupt(engine));
+  process.on("SIGINT", () => {
+    handlers.interrupt(engine);
+    toWorker({ kind: "interrupted" });
+  });
   // Errors nobody awaited must not kill the kernel: show them on the cell's stderr.
   process.on("uncaughtException", (e) => handlers.reportStray(formatStray("Uncaught", e)));
   process.on("unhandledRejection", (e) => handlers.reportStray(formatStray("Unhandled promise rejection", e)));

@@ -131,6 +131,27 @@ describe.each(["js", "typescript"] as const)("kernel process over sockets (%s en
     }
   }
 
+  // Message mode only: the I/O thread repeats SIGINT until the cell ends. A bare SIGINT (signal
+  // mode) that lands while the main thread is still checking the cell is queued behind it and
+  // cannot reach a loop that starts afterwards; kernel.json therefore uses message mode.
+  it("an interrupt_request that lands before the cell's loop starts (while it is checked) still stops it", async () => {
+    for (const mode of ["message"] as const) {
+      let started: () => void = () => {};
+      const inCell = new Promise<void>((r) => (started = r));
+      k.onIopub = (m) => {
+        if (m.header.msg_type === "execute_input") started();
+      };
+      // A cell that takes a while to check and compile before its loop runs.
+      const decls = Array.from({ length: 200 }, (_, i) => `const w${mode}${i} = { a: ${i}, b: [${i}] };`).join("\n");
+      const running = k.execute(`${decls}\nwhile (true) {}`, { stop_on_error: false });
+      await inCell;
+      k.onIopub = undefined;
+      await k.request("control", "interrupt_request", {}, 5000);
+      const r = await running;
+      expect(r.reply.content).toMatchObject({ status: "error", ename: "KeyboardInterrupt" });
+    }
+  });
+
   // One 20 s loop is enough: run it where it matters, with the real engine's output routing.
   if (engine === "typescript") it("answers heartbeats and publishes console.log while a cell loops synchronously for 20 s", async () => {
     const code = "const end = Date.now() + 20000; let n = 0; let t = Date.now(); while (Date.now() < end) { n++; if (Date.now() - t > 1000) { t = Date.now(); console.log('tick'); } } n > 0";
