@@ -311,13 +311,13 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     const leaf = (id: number): ScalarExpr => {
       let k = externalIndex.get(id);
       if (k === undefined) {
-        k = externals.length + (group.kind === "matmul" ? 1 : 0); // matmul epilogues: input 0 is the product
+        k = externals.length + (group.kind === "matmul" || group.kind === "conv" ? 1 : 0); // epilogues: input 0 is the product
         externalIndex.set(id, k);
         externals.push(value[id]!);
       }
       return { op: "input", index: k, dtype: g.nodes[id]!.aval.dtype };
     };
-    const anchor = group.kind === "reduce" ? group.nodes.at(-1)! : group.kind === "matmul" ? group.nodes[0]! : -1;
+    const anchor = group.kind === "reduce" ? group.nodes.at(-1)! : group.kind === "elementwise" ? -1 : group.nodes[0]!;
     for (const id of group.nodes) {
       if (id === anchor) continue;
       const n = g.nodes[id] as OpNode;
@@ -341,6 +341,15 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
       return out;
     }
     const mm = g.nodes[anchor] as OpNode;
+    if (group.kind === "conv") {
+      // The convolution writes its output, then one elementwise pass applies the epilogue
+      // in place (input 0 is the convolution's own output).
+      const conv = (rules.conv2d as Rule<"conv2d">).impl;
+      if (conv.kind !== "kernel") throw new Error("internal: conv2d has no kernel impl");
+      const y = conv.run(ctx, mm.inputs.map((i) => value[i]!), mm.params as never, mm.aval);
+      if (sizeOf(root.aval.shape) > 0) rec.dispatch({ kind: "elementwise", expr: exprOf.get(root.id)!, inputs: [y, ...externals], out: y });
+      return y;
+    }
     const out = ctx.alloc(root.aval.shape, "float32");
     rec.dispatch({
       kind: "matmul", a: value[mm.inputs[0]!]!, b: value[mm.inputs[1]!]!, out,

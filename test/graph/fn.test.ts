@@ -207,6 +207,18 @@ describe("compilation", () => {
     expect(f.stats(x, y).kernels).toBe(1);
   });
 
+  it("conv2d + bias + relu: the epilogue runs over the convolution's output, no extra buffers", () => {
+    tb.seed(3);
+    const x = tb.randn([2, 3, 8, 8]);
+    const w = tb.randn([4, 3, 3, 3]);
+    const b = tb.randn([4]);
+    const f = (x: Tensor, w: Tensor, b: Tensor) => tb.relu(tb.conv2d(x, w, { padding: 1 }).add(b.reshape([1, 4, 1, 1])));
+    const compiled = fn(f);
+    close(compiled(x, w, b), f(x, w, b));
+    const stats = compiled.stats(x, w, b);
+    expect(stats.fusedKernels).toBe(1);
+  });
+
   it("random numbers: each run draws new ones, the same as eager calls would", () => {
     const f = fn(() => tb.rand([5]));
     tb.seed(11);

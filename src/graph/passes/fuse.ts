@@ -1,9 +1,11 @@
 // Fusion planning: which ops run together as one kernel.
 //
-// Three kinds of group, each one kernel of the backend contract:
+// Four kinds of group:
 //   elementwise   a chain (or tree) of elementwise ops             -> one elementwise kernel
 //   reduce        elementwise ops feeding sum/prod/max/min          -> reduce with a prologue
 //   matmul        matmul followed by elementwise ops (bias, relu)   -> matmul with an epilogue
+//   conv          conv2d followed by elementwise ops (bias, relu)   -> conv2d, then its
+//                 epilogue as one in-place pass over the output (no intermediate buffers)
 // A producer joins its consumer's group when the consumer is its only user, the two have
 // the same shape (an elementwise consumer) or the producer is the reduction's input, and
 // the producer's value is needed nowhere else (not an output, not an update). Broadcasts
@@ -16,7 +18,7 @@
 import { elementwisePrims, type Prim } from "../../ops/prims.js";
 import { sameAval, type Graph } from "../ir.js";
 
-export type GroupKind = "elementwise" | "reduce" | "matmul";
+export type GroupKind = "elementwise" | "reduce" | "matmul" | "conv";
 
 export interface FusionGroup {
   kind: GroupKind;
@@ -51,8 +53,10 @@ export function planFusion(g: Graph): FusionGroup[] {
         if (!fusible(p, n.id) || !sameAval({ ...g.nodes[p]!.aval, dtype: n.aval.dtype }, n.aval)) continue;
         const pg = groupOf.get(p)!;
         if (pg.kind === "reduce") continue; // a reduction's output is not fused forwards
-        if (pg.kind === "matmul" && group.kind === "matmul") continue; // one matmul per group
-        if (pg.kind === "matmul") group = { kind: "matmul", nodes: [...pg.nodes, ...group.nodes] };
+        const anchored = (k: GroupKind) => k === "matmul" || k === "conv";
+        if (anchored(pg.kind) && anchored(group.kind)) continue; // one anchor per group
+        if (anchored(pg.kind) && n.aval.dtype !== "float32") continue; // epilogues stay float32
+        if (anchored(pg.kind)) group = { kind: pg.kind, nodes: [...pg.nodes, ...group.nodes] };
         else group.nodes.push(...pg.nodes);
         groups.splice(groups.indexOf(pg), 1);
       }
@@ -70,8 +74,8 @@ export function planFusion(g: Graph): FusionGroup[] {
       group.nodes.push(n.id);
       for (const m of group.nodes) groupOf.set(m, group);
       groups.push(group);
-    } else if (n.prim === "matmul") {
-      const group: FusionGroup = { kind: "matmul", nodes: [n.id] };
+    } else if (n.prim === "matmul" || n.prim === "conv2d") {
+      const group: FusionGroup = { kind: n.prim === "matmul" ? "matmul" : "conv", nodes: [n.id] };
       groupOf.set(n.id, group);
       groups.push(group);
     }
