@@ -55,6 +55,31 @@ function isDense(v: View): boolean {
   return true;
 }
 
+/** Dense row-major float64 copy of an [M, K] matrix at offset with the given strides. */
+function pack(src: AnyTypedArray, off: number, M: number, K: number, sm: number, sk: number): Float64Array {
+  const d = new Float64Array(M * K);
+  for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) d[m * K + k] = src[off + m * sm + k * sk];
+  return d;
+}
+
+function transpose(a: Float64Array, M: number, N: number): Float64Array {
+  const t = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) t[n * M + m] = a[m * N + n];
+  return t;
+}
+
+/** C[M,N] += A[M,K] B[K,N], dense row-major, i-k-j order (unit stride inner loop). */
+function gemm(A: Float64Array, B: Float64Array, Cm: Float64Array, M: number, K: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    const ci = i * N;
+    for (let k = 0; k < K; k++) {
+      const aik = A[i * K + k];
+      const bk = k * N;
+      for (let j = 0; j < N; j++) Cm[ci + j] += aik * B[bk + j];
+    }
+  }
+}
+
 export interface ReferenceOptions {
   /** Allocation limit in bytes; allocations past it throw an out-of-memory error. */
   maxBytes?: number;
@@ -266,6 +291,7 @@ export class ReferenceBackend implements Backend {
     const oOffs = offsets(out);
     const vals = new Float64Array(1 + extra.length);
     const st = storeAs(out.dtype);
+    const acc = new Float64Array(M * N);
     for (let bi = 0; bi < nb; bi++) {
       let ao = a.offset;
       let bo = b.offset;
@@ -273,21 +299,19 @@ export class ReferenceBackend implements Backend {
         ao += bidx[d] * a.strides[d];
         bo += bidx[d] * b.strides[d];
       }
-      for (let m = 0; m < M; m++) {
-        for (let n = 0; n < N; n++) {
-          let acc = 0;
-          for (let k = 0; k < K; k++) {
-            acc += A[ao + m * a.strides[r - 2] + k * a.strides[r - 1]] * B[bo + k * b.strides[r - 2] + n * b.strides[r - 1]];
-          }
-          const li = (bi * M + m) * N + n;
-          let v = st(acc);
-          if (epi) {
-            vals[0] = v;
-            for (let j = 0; j < xArrs.length; j++) vals[j + 1] = xArrs[j][xOffs[j][li]];
-            v = st(epi(vals));
-          }
-          O[oOffs[li]] = v;
+      const Ad = pack(A, ao, M, K, a.strides[r - 2], a.strides[r - 1]);
+      const Bd = pack(B, bo, K, N, b.strides[r - 2], b.strides[r - 1]);
+      acc.fill(0);
+      gemm(Ad, Bd, acc, M, K, N);
+      for (let i = 0; i < M * N; i++) {
+        const li = bi * M * N + i;
+        let v = st(acc[i]);
+        if (epi) {
+          vals[0] = v;
+          for (let j = 0; j < xArrs.length; j++) vals[j + 1] = xArrs[j][xOffs[j][li]];
+          v = st(epi(vals));
         }
+        O[oOffs[li]] = v;
       }
       for (let d = batch.length - 1; d >= 0; d--) {
         if (++bidx[d] < batch[d]) break;
@@ -296,47 +320,68 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  /** One loop nest for the three conv kernels. x: [N,C,H,W], w: [O,C/g,KH,KW], y: [N,O,OH,OW].
-   *  mode says which of the three is written: forward y, input-grad x, weight-grad w. */
+  /** The three conv kernels through im2col: per image and group, cols [Cg*KH*KW, OH*OW]
+   *  holds the input patches (0 in padding); forward y = W cols, input grad scatters
+   *  W^T dy back through the patches (col2im), weight grad dW += dy cols^T.
+   *  x: [N,C,H,W], w: [O,C/g,KH,KW], y: [N,O,OH,OW]; mode says which one is written. */
   private conv2d(x: View, w: View, y: View, p: Conv2dParams, mode: "forward" | "input" | "weight"): void {
-    const X = this.array(x.buffer, "float32");
-    const Wt = this.array(w.buffer, "float32");
-    const Y = this.array(y.buffer, "float32");
     const [N, C, H, W] = x.shape;
     const [O, Cg, KH, KW] = w.shape;
     const [OH, OW] = [y.shape[2], y.shape[3]];
     const g = p.groups;
     const Og = O / g;
-    const xs = x.strides, ws = w.strides, ys = y.strides;
-    // Accumulate in float64 scratch, round once at the end.
+    const P = OH * OW;
+    const R = Cg * KH * KW;
+    // Dense float64 copies of the operands that are read.
+    const dense = (v: View) => {
+      const a = this.array(v.buffer, "float32");
+      const o = offsets(v);
+      const d = new Float64Array(o.length);
+      for (let i = 0; i < o.length; i++) d[i] = a[o[i]];
+      return d;
+    };
+    const Xd = mode === "input" ? null : dense(x);
+    const Wd = mode === "weight" ? null : dense(w);
+    const Yd = mode === "forward" ? null : dense(y);
     const target = mode === "forward" ? y : mode === "input" ? x : w;
     const acc = new Float64Array(sizeOf(target.shape));
-    const tstr = [target.shape[1] * target.shape[2] * target.shape[3], target.shape[2] * target.shape[3], target.shape[3], 1];
-    for (let n = 0; n < N; n++)
-      for (let o = 0; o < O; o++) {
-        const grp = Math.floor(o / Og);
-        for (let oh = 0; oh < OH; oh++)
-          for (let ow = 0; ow < OW; ow++) {
-            const yo = y.offset + n * ys[0] + o * ys[1] + oh * ys[2] + ow * ys[3];
-            let sum = 0;
-            for (let c = 0; c < Cg; c++) {
-              const ci = grp * Cg + c;
-              for (let kh = 0; kh < KH; kh++) {
-                const ih = oh * p.stride[0] - p.padding[0] + kh * p.dilation[0];
-                if (ih < 0 || ih >= H) continue;
-                for (let kw = 0; kw < KW; kw++) {
-                  const iw = ow * p.stride[1] - p.padding[1] + kw * p.dilation[1];
-                  if (iw < 0 || iw >= W) continue;
-                  const xo = x.offset + n * xs[0] + ci * xs[1] + ih * xs[2] + iw * xs[3];
-                  const wo = w.offset + o * ws[0] + c * ws[1] + kh * ws[2] + kw * ws[3];
-                  if (mode === "forward") sum += X[xo] * Wt[wo];
-                  else if (mode === "input") acc[n * tstr[0] + ci * tstr[1] + ih * tstr[2] + iw] += Y[yo] * Wt[wo];
-                  else acc[o * tstr[0] + c * tstr[1] + kh * tstr[2] + kw] += Y[yo] * X[xo];
-                }
-              }
+    // Patch row r = (c, kh, kw) and column q = (oh, ow) read input (ih, iw), or -1 in padding.
+    const src = new Int32Array(R * P);
+    for (let c = 0; c < Cg; c++)
+      for (let kh = 0; kh < KH; kh++)
+        for (let kw = 0; kw < KW; kw++) {
+          const row = (c * KH + kh) * KW + kw;
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * p.stride[0] - p.padding[0] + kh * p.dilation[0];
+            for (let ow = 0; ow < OW; ow++) {
+              const iw = ow * p.stride[1] - p.padding[1] + kw * p.dilation[1];
+              src[row * P + oh * OW + ow] = ih < 0 || ih >= H || iw < 0 || iw >= W ? -1 : (c * H + ih) * W + iw;
             }
-            if (mode === "forward") acc[n * tstr[0] + o * tstr[1] + oh * tstr[2] + ow] = sum;
           }
+        }
+    const cols = new Float64Array(R * P);
+    const tmp = new Float64Array(Math.max(Og * P, R * P, Og * R));
+    for (let n = 0; n < N; n++)
+      for (let gi = 0; gi < g; gi++) {
+        const xBase = (n * C + gi * Cg) * H * W;
+        const yBase = (n * O + gi * Og) * P;
+        const wBase = gi * Og * R;
+        if (Xd) for (let i = 0; i < R * P; i++) cols[i] = src[i] < 0 ? 0 : Xd[xBase + src[i]];
+        if (mode === "forward") {
+          const out = tmp.subarray(0, Og * P).fill(0);
+          gemm(Wd!.subarray(wBase, wBase + Og * R), cols, out, Og, R, P);
+          acc.set(out, yBase);
+        } else if (mode === "input") {
+          const wT = transpose(Wd!.subarray(wBase, wBase + Og * R), Og, R);
+          const dcols = tmp.subarray(0, R * P).fill(0);
+          gemm(wT, Yd!.subarray(yBase, yBase + Og * P), dcols, R, Og, P);
+          for (let i = 0; i < R * P; i++) if (src[i] >= 0) acc[xBase + src[i]] += dcols[i];
+        } else {
+          const colsT = transpose(cols, R, P);
+          const dw = tmp.subarray(0, Og * R).fill(0);
+          gemm(Yd!.subarray(yBase, yBase + Og * P), colsT, dw, Og, P, R);
+          for (let i = 0; i < Og * R; i++) acc[wBase + i] += dw[i];
+        }
       }
     const T = this.array(target.buffer, "float32");
     const to = offsets(target);

@@ -34,6 +34,11 @@ describe("matmul and linear", () => {
     expectClose(c.permute([0, 2, 1]).matmul(d.T), await np("np.transpose(c, (0, 2, 1)) @ d.T", { c, d }), tol);
     expectClose(c.flip(2).mT.matmul(c.index(null, [null, null, -1])), await np("np.swapaxes(c[:, :, ::-1], 1, 2) @ c[:, ::-1]", { c }), tol);
   });
+  it("propagates NaN and Inf like NumPy (0 * NaN is NaN)", async () => {
+    const a = tb.tensor([[0, 1], [2, 0]]);
+    const b = tb.tensor([[NaN, 1], [1, Infinity]]);
+    expectClose(a.matmul(b), await np("a @ b", { a, b }), tol);
+  });
   it("names the inner dimensions in errors", () => {
     expect(() => tb.matmul(tb.zeros([2, 3]), tb.zeros([4, 5]))).toThrow("matmul: inner dimensions differ: [2,3] @ [4,5] (3 != 4)");
     expect(() => tb.matmul(tb.zeros([2, 2, 3]), tb.zeros([3, 3, 5]))).toThrow(/matmul: cannot broadcast shapes \[2\] and \[3\]/);
