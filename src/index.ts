@@ -10,7 +10,7 @@ export { Tensor } from "./tensor/tensor.js";
 export type { TensorLike, NestedList } from "./tensor/tensor.js";
 export type { DType, Backend } from "./backend/backend.js";
 export { ReferenceBackend } from "./backend/reference.js";
-export { getBackend, setBackend } from "./core/runtime.js";
+export { getBackend, setBackend, setThreads } from "./core/runtime.js";
 export { memory, scope, collect } from "./tensor/memory.js";
 export { noGrad, enableGrad, grad, valueAndGrad } from "./autograd/autograd.js";
 export type { GradTree } from "./autograd/autograd.js";
@@ -70,3 +70,6 @@ export type { DiagramOptions } from "./graph/diagram.js";
 export * as plot from "./display/plot/index.js";
 export { progress, Progress } from "./display/progress.js";
 export type { ProgressOptions } from "./display/progress.js";
+
+// nn, optim, data and checkpoints (training in notebooks).
+export * as nn from "./nn/index.js";

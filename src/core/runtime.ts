@@ -26,6 +26,13 @@ export function setBackend(b: Backend): void {
   current = b;
 }
 
+/** Worker threads of the current backend (results are identical for any count); a no-op on
+ *  backends without threads, such as the reference one. */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: expected a positive integer, got ${n}`);
+  getBackend().setThreads?.(n);
+}
+
 export class Storage {
   refs = 1;
   constructor(readonly backend: Backend, readonly buffer: Buffer) {
