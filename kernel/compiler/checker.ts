@@ -418,6 +418,15 @@ export class CellChecker {
     return { js, map };
   }
 
+  /**
+   * Builds the first program and its checker (parses and binds lib files and @types/node,
+   * about a second), so that the first cell does not pay for it.
+   */
+  warm(): void {
+    const program = this.program();
+    program.getSemanticDiagnostics(program.getSourceFile(this.cellFile));
+  }
+
   /** Puts `text` in the probe file (a module, in the context of earlier cells). */
   probe(text: string): string {
     this.setVirtual(this.probeFile, text + "\n;export {};\n");

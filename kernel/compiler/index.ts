@@ -10,6 +10,14 @@
 // breakOnSigint (the protocol side raises SIGINT); a pending await is abandoned by
 // interrupt(), which ends the cell with KeyboardInterrupt. Globals are never rolled back,
 // so every variable is kept.
+//
+// Known limit: a synchronous loop reached after an await runs in a promise job outside the
+// vm call, where neither breakOnSigint nor a SIGINT listener can run. Stopping it with
+// node:inspector's Runtime.terminateExecution from a helper worker works in plain Node, but
+// with AsyncLocalStorage active (the output routing here, the library's grad mode) Node 20
+// aborts on `InternalCallbackScope::Close: execution_async_id() == 0` after the
+// termination, so it is not used; and a breakOnSigint watchdog kept in a worker replaces
+// the main thread's SIGINT handler process-wide (the next SIGINT would kill the kernel).
 
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -60,6 +68,14 @@ class TypeScriptEngine implements Engine {
     };
     Object.defineProperty(globalThis, RT, { value: runtime, writable: true, configurable: true, enumerable: false });
     installCellGlobals();
+    // Load the compiler's world right after start-up, not in the first cell.
+    setTimeout(() => {
+      try {
+        this.checker.warm();
+      } catch {
+        // the first cell reports whatever is wrong, with context
+      }
+    }, 0).unref();
   }
 
   async execute(code: string, io: CellIO, options: { executionCount: number; storeHistory: boolean }): Promise<ExecuteOutcome> {
