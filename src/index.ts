@@ -73,3 +73,6 @@ export type { ProgressOptions } from "./display/progress.js";
 
 // nn, optim, data and checkpoints (training in notebooks).
 export * as nn from "./nn/index.js";
+
+// nn, optim, data and checkpoints (training in notebooks).
+export * as nn from "./nn/index.js";
