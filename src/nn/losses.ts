@@ -1,0 +1,28 @@
+// Loss modules: PyTorch-style wrappers over the functional losses of src/ops/nn.ts, called
+// as loss(prediction, target).
+
+import { Tensor } from "../tensor/tensor.js";
+import { Module } from "./module.js";
+import { bceWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss, type CrossEntropyOptions, type Reduction } from "../ops/nn.js";
+
+/** Logits [N, C, ...] against int32 classes [N, ...] or probabilities. */
+export class CrossEntropyLoss extends Module<[Tensor, Tensor], Tensor> {
+  constructor(readonly options: CrossEntropyOptions = {}) { super(); }
+  forward(logits: Tensor, target: Tensor): Tensor { return crossEntropy(logits, target, this.options); }
+}
+export class NLLLoss extends Module<[Tensor, Tensor], Tensor> {
+  constructor(readonly options: { reduction?: Reduction } = {}) { super(); }
+  forward(logp: Tensor, target: Tensor): Tensor { return nllLoss(logp, target, this.options); }
+}
+export class MSELoss extends Module<[Tensor, Tensor], Tensor> {
+  constructor(readonly options: { reduction?: Reduction } = {}) { super(); }
+  forward(input: Tensor, target: Tensor): Tensor { return mseLoss(input, target, this.options); }
+}
+export class L1Loss extends Module<[Tensor, Tensor], Tensor> {
+  constructor(readonly options: { reduction?: Reduction } = {}) { super(); }
+  forward(input: Tensor, target: Tensor): Tensor { return l1Loss(input, target, this.options); }
+}
+export class BCEWithLogitsLoss extends Module<[Tensor, Tensor], Tensor> {
+  constructor(readonly options: { reduction?: Reduction; posWeight?: Tensor | number } = {}) { super(); }
+  forward(logits: Tensor, target: Tensor): Tensor { return bceWithLogits(logits, target, this.options); }
+}
