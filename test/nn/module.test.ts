@@ -23,8 +23,8 @@ class Block extends nn.Module {
 
 class Net extends nn.Module {
   // Fields called name and length must work on a function object.
-  name = "my net";
-  length = 3;
+  override name = "my net";
+  override length = 3;
   encoder = new Block(4);
   layers = new nn.ModuleList([new nn.Linear(4, 4), new nn.Linear(4, 2)]);
   bn = new nn.BatchNorm1d(2);
