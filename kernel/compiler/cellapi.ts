@@ -31,7 +31,7 @@ class OutputRouter {
     this.current = io;
     const held = this.held;
     this.held = [];
-    for (const send of held) send(io);
+    for (const send of held) this.send(send);
   }
 
   end(): void {
@@ -43,9 +43,19 @@ class OutputRouter {
   }
 
   send(fn: Send): void {
-    if (this.current) fn(this.current);
-    else this.held.push(fn);
+    if (!this.current) {
+      this.held.push(fn);
+      return;
+    }
+    const outer = this.delivering;
+    this.delivering = true;
+    try {
+      fn(this.current);
+    } finally {
+      this.delivering = outer;
+    }
   }
+  private delivering = false;
 
   track(p: Promise<unknown>): void {
     this.pending.push(p);
@@ -72,7 +82,8 @@ class OutputRouter {
       const stream = process[kind];
       const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
       const routed = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
-        if (this.context.getStore() === undefined) return original(chunk, encoding, cb);
+        // Kernel code, and a CellIO that itself logs while delivering (no recursion).
+        if (this.context.getStore() === undefined || this.delivering) return original(chunk, encoding, cb);
         const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
         this.send((io) => io[kind](text));
         const done = typeof encoding === "function" ? encoding : cb;

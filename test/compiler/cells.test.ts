@@ -3,6 +3,7 @@
 // source-mapped tracebacks and user expressions.
 
 import { describe, expect, it } from "vitest";
+import { RecordingIO } from "./helpers.js";
 import { Session } from "./session.js";
 
 const s = new Session();
@@ -137,6 +138,20 @@ after`),
       { kind: "stderr", text: "three\n" },
       { kind: "stdout", text: "{ a: 1 }\n" },
     ]);
+  });
+
+  it("a CellIO that itself logs while delivering output does not recurse", async () => {
+    const io = new RecordingIO();
+    const logged: string[] = [];
+    const original = io.stdout.bind(io);
+    io.stdout = (text: string) => {
+      console.log("[kernel log] delivering"); // goes to the real stdout, not back into the cell
+      logged.push(text);
+      original(text);
+    };
+    const outcome = await s.engine.execute("console.log('once')", io, { executionCount: 999, storeHistory: false });
+    expect(outcome.status).toBe("ok");
+    expect(logged).toEqual(["once\n"]);
   });
 
   it("late output of a callback goes to the cell running then", async () => {
