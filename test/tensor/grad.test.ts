@@ -199,6 +199,12 @@ describe("autograd API", () => {
     const expected = V.matmul(B).matmul(B.T).dataSync();
     hvp.dataSync().forEach((v, i) => expect(v).toBeCloseTo(expected[i], 4));
   });
+  it("grad of grad: conv2d (each conv kernel's gradient is written with the other two)", () => {
+    const w = randn([2, 2, 2, 2]);
+    gradCheck((x) => tb.grad((u: tb.Tensor) => tb.conv2d(u, w, { stride: 2, padding: 1 }).tanh().sum())(x), [randn([1, 2, 4, 4])], {}, "d2 conv input");
+    const x = randn([1, 2, 4, 4]);
+    gradCheck((k) => tb.grad((u: tb.Tensor) => tb.conv2d(x, u, { padding: 1 }).tanh().sum())(k), [randn([2, 2, 3, 3], 0.5)], {}, "d2 conv weight");
+  });
   it("backward with createGraph gives differentiable .grad", () => {
     const x = tb.tensor([1.5], { requiresGrad: true });
     x.pow(3).sum().backward(undefined, { createGraph: true });
