@@ -35,6 +35,8 @@ export interface WasmBackend extends Backend {
   readonly relaxedSimd: boolean;
   /** Distinct kernels compiled so far. */
   kernelCount(): number;
+  /** Worker threads started so far (they start on the first parallel kernel). */
+  workersStarted(): number;
   /** Stops worker threads (they never keep the process alive; this is for tidy tests). */
   terminate(): Promise<void>;
 }
@@ -58,6 +60,7 @@ class WasmBackendImpl implements WasmBackend {
   get relaxedSimd(): boolean { return this.rt.relaxed; }
   setThreads(n: number): void { this.rt.setThreads(n); }
   kernelCount(): number { return this.rt.kernelCount; }
+  workersStarted(): number { return this.rt.workersStarted; }
   bytesInUse(): number { return this.rt.heap.bytesInUse(); }
   terminate(): Promise<void> { return this.rt.terminate(); }
 

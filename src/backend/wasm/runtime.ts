@@ -83,6 +83,10 @@ export class Runtime {
     return k;
   }
 
+  get workersStarted(): number {
+    return this.pool?.size ?? 0;
+  }
+
   get kernelCount(): number {
     return this.cache.size;
   }
