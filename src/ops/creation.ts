@@ -56,7 +56,12 @@ const arrayFor = (dtype: DType, n: number | number[]): AnyTypedArray =>
   dtype === "float32" ? new Float32Array(n as number) : dtype === "int32" ? new Int32Array(n as number) : new Uint8Array(n as number);
 
 /** A tensor from nested arrays, a number, or a TypedArray (1-D unless options.shape). */
-export function tensor(data: NestedArray | AnyTypedArray, options: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
+export function tensor(data: NestedArray | AnyTypedArray | Tensor, options: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
+  if (data instanceof Tensor) {
+    // A detached copy (as torch.tensor(t)), optionally cast and reshaped.
+    const flat = cast(data, options.dtype ?? data.dtype).dataSync();
+    return finish(Tensor._fromArray(flat, options.shape ? [...options.shape] : [...data.shape], options.dtype ?? data.dtype), options);
+  }
   if (ArrayBuffer.isView(data)) {
     const dt: DType = options.dtype ?? (data instanceof Int32Array ? "int32" : data instanceof Uint8Array ? "bool" : "float32");
     const shape = options.shape ? [...options.shape] : [data.length];

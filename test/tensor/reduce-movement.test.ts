@@ -176,6 +176,9 @@ describe("creation", () => {
     expect(tb.tensor(new Int32Array([1, 2, 3])).dtype).toBe("int32");
     expect(tb.tensor(new Float32Array([1, 2, 3, 4]), { shape: [2, 2] }).tolist()).toEqual([[1, 2], [3, 4]]);
     expect(tb.tensor(5).shape).toEqual([]);
+    const src = tb.tensor([[1, 2]], { requiresGrad: true });
+    const copy = tb.tensor(src.T, { dtype: "int32" });
+    expect([copy.tolist(), copy.dtype, copy.requiresGrad]).toEqual([[[1], [2]], "int32", false]);
     expect(tb.tensor([]).shape).toEqual([0]);
     expect(() => tb.tensor([[1, 2], [3]])).toThrow(/tensor: ragged nested array/);
     expectClose(tb.arange(5), await np("np.arange(5, dtype=np.int32)"));
