@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(jupyter-client jupyter-nbconvert python3-jupyter-client python3-jupyter-kernel-test
-      python3-nbclient python3-nbconvert python3-numpy)
+      python3-nbclient python3-nbconvert python3-numpy
+      # notebook checks: the notebook server, headless Chromium, Fashion-MNIST for 05-fashion-cnn
+      jupyter-notebook python3-tornado chromium dataset-fashion-mnist)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
