@@ -18,6 +18,34 @@ export interface PageReport {
   diagrams: { width: number; height: number; visible: boolean; decoded: boolean }[];
 }
 
+// Page-side code, kept as source text: this file is type-checked without the DOM library.
+// Figures draw when window.Plotly appears (the first figure's output defines it).
+const FIGURES_DRAWN = `(n) => {
+  const divs = [...document.querySelectorAll(".tensorbook-plot")];
+  return divs.length >= n && divs.every((d) => d.querySelector("svg.main-svg .trace, svg.main-svg .hm") !== null);
+}`;
+// Diagrams: SVG outputs as <img> (lab-svg template) or inline Graphviz SVG in HTML outputs.
+const MEASURE = `() => {
+  const figures = [...document.querySelectorAll(".tensorbook-plot")].map((d) => ({
+    id: d.id,
+    mainSvgs: d.querySelectorAll("svg.main-svg").length,
+    traces: d.querySelectorAll("svg.main-svg .trace, svg.main-svg .hm").length,
+  }));
+  const nodes = [...document.querySelectorAll("img.tensorbook-svg-output"),
+    ...[...document.querySelectorAll(".jp-OutputArea-output svg > g.graph")].map((g) => g.parentElement)];
+  const diagrams = nodes.map((n) => {
+    const r = n.getBoundingClientRect();
+    const style = getComputedStyle(n);
+    const img = n instanceof HTMLImageElement ? n : null;
+    return {
+      width: r.width, height: r.height,
+      visible: r.width > 20 && r.height > 20 && style.visibility !== "hidden" && style.display !== "none",
+      decoded: img ? img.complete && img.naturalWidth > 0 : true,
+    };
+  });
+  return { figures, diagrams };
+}`;
+
 export class Browser {
   private constructor(private readonly ctx: BrowserContext, private readonly userDataDir: string) {}
 
@@ -41,31 +69,9 @@ export class Browser {
     try {
       await page.goto(`file://${htmlPath}`, { waitUntil: "load", timeout: 60_000 });
       // Figures draw when window.Plotly appears (the first figure's output defines it).
-      await page.waitForFunction((n: number) => {
-        const divs = [...document.querySelectorAll(".tensorbook-plot")];
-        return divs.length >= n && divs.every((d) => d.querySelector("svg.main-svg .trace, svg.main-svg .hm") !== null);
-      }, expectedFigures, { timeout: 30_000 }).catch(() => undefined); // the report below says which are missing
-      const report = await page.evaluate(() => {
-        const figures = [...document.querySelectorAll(".tensorbook-plot")].map((d) => ({
-          id: d.id,
-          mainSvgs: d.querySelectorAll("svg.main-svg").length,
-          traces: d.querySelectorAll("svg.main-svg .trace, svg.main-svg .hm").length,
-        }));
-        // Diagrams: SVG outputs as <img> (lab-svg template) or inline Graphviz SVG in HTML outputs.
-        const nodes: Element[] = [...document.querySelectorAll("img.tensorbook-svg-output"),
-          ...[...document.querySelectorAll(".jp-OutputArea-output svg > g.graph")].map((g) => g.parentElement!)];
-        const diagrams = nodes.map((n) => {
-          const r = n.getBoundingClientRect();
-          const style = getComputedStyle(n);
-          const img = n instanceof HTMLImageElement ? n : null;
-          return {
-            width: r.width, height: r.height,
-            visible: r.width > 20 && r.height > 20 && style.visibility !== "hidden" && style.display !== "none",
-            decoded: img ? img.complete && img.naturalWidth > 0 : true,
-          };
-        });
-        return { figures, diagrams };
-      });
+      await page.waitForFunction(`(${FIGURES_DRAWN})(${expectedFigures})`, undefined, { timeout: 30_000 })
+        .catch(() => undefined); // the report below says which figures are missing
+      const report = (await page.evaluate(`(${MEASURE})()`)) as Omit<PageReport, "errors">;
       await page.screenshot({ path: screenshot, fullPage: true });
       return { errors, ...report };
     } finally {
