@@ -11,7 +11,7 @@ export type { TensorLike, NestedList } from "./tensor/tensor.js";
 export type { DType, Backend } from "./backend/backend.js";
 export { ReferenceBackend } from "./backend/reference.js";
 export { getBackend, setBackend, setThreads } from "./core/runtime.js";
-export { memory, scope, collect } from "./tensor/memory.js";
+export { memory, scope, collect, keep } from "./tensor/memory.js";
 export { noGrad, enableGrad, grad, valueAndGrad } from "./autograd/autograd.js";
 export type { GradTree } from "./autograd/autograd.js";
 export { Generator } from "./random/philox.js";
@@ -73,6 +73,4 @@ export type { ProgressOptions } from "./display/progress.js";
 
 // nn, optim, data and checkpoints (training in notebooks).
 export * as nn from "./nn/index.js";
-
-// nn, optim, data and checkpoints (training in notebooks).
-export * as nn from "./nn/index.js";
+export * as optim from "./optim/index.js";

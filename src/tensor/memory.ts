@@ -34,4 +34,19 @@ installScopeHooks({
   },
 });
 
+/** Marks tensors (any nesting) to outlive every enclosing tb.scope; returns its argument. */
+export function keep<T>(value: T): T {
+  const walk = (x: unknown, depth: number): void => {
+    if (depth > 32 || x === null || typeof x !== "object") return;
+    if (x instanceof Tensor) {
+      x._escaped = true;
+      return;
+    }
+    if (Array.isArray(x)) return x.forEach((v) => walk(v, depth + 1));
+    for (const v of Object.values(x)) walk(v, depth + 1);
+  };
+  walk(value, 0);
+  return value;
+}
+
 export { memory, scope, collect, setCollectThreshold };

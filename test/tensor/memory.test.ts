@@ -72,6 +72,15 @@ describe("deterministic release", () => {
     expect(w.grad!.tolist()).toEqual([2, 2, 2]);
     expect(tb.memory().bytes).toBe(before + 12);
   });
+  it("tb.keep lets a tensor stored elsewhere outlive the scope", () => {
+    const holder: { w?: tb.Tensor } = {};
+    tb.scope(() => {
+      holder.w = tb.keep(tb.ones([4]));
+      tb.zeros([4]);
+    });
+    expect(holder.w!.disposed).toBe(false);
+    expect(holder.w!.sum().item()).toBe(4);
+  });
   it("nested scopes hand kept tensors to the outer scope", () => {
     const before = tb.memory().bytes;
     tb.scope(() => {
