@@ -63,7 +63,7 @@ export class KernelClient {
   readonly control = new zmq.Dealer({ linger: 0 });
   readonly stdin = new zmq.Dealer({ linger: 0, routingId: this.session });
   readonly iopub = new zmq.Subscriber({ linger: 0 });
-  private hb = new zmq.Request({ linger: 0, receiveTimeout: 1000 });
+  private hb = new zmq.Request({ linger: 0, receiveTimeout: 3000 });
   private readonly replyWaiters = new Map<string, Waiter>();
   private readonly iopubLog = new Map<string, Message[]>();
   private readonly idleWaiters = new Map<string, () => void>();
@@ -172,7 +172,7 @@ export class KernelClient {
     this.sends.set(socket, prev.then(() => socket.send(frames)).catch(() => {}));
   }
 
-  /** One heartbeat round trip; false when no echo within the socket's receive timeout. */
+  /** One heartbeat round trip; false when no echo within 3 s (the socket receive timeout). */
   async heartbeat(): Promise<boolean> {
     try {
       await this.hb.send("ping");
@@ -181,7 +181,7 @@ export class KernelClient {
     } catch {
       // A REQ socket that timed out is stuck mid-exchange: replace it.
       this.hb.close();
-      this.hb = new zmq.Request({ linger: 0, receiveTimeout: 1000 });
+      this.hb = new zmq.Request({ linger: 0, receiveTimeout: 3000 });
       this.hb.connect(endpoint(this.info, "hb"));
       return false;
     }
