@@ -26,6 +26,8 @@ export interface WasmBackendOptions {
   maximumBytes?: number;
   /** Force relaxed SIMD on or off (default: detected). */
   relaxedSimd?: boolean;
+  /** GEMM tuning: register tile rows (MR) and rows per packed A block (MC, a multiple of MR). */
+  gemm?: { mr: number; mc: number; nc?: number };
 }
 
 export interface WasmBackend extends Backend {
@@ -50,10 +52,13 @@ class WasmBackendImpl implements WasmBackend {
   private nextId = 1;
   private readonly addrs = new Map<number, number>();
   private readonly gemmCfg: GemmConfig;
+  /** Upper bound on columns per GEMM work unit (keeps the packed B block in L2). */
+  private readonly maxNC: number;
 
   constructor(options: WasmBackendOptions) {
     this.rt = new Runtime(options);
-    this.gemmCfg = { mr: 4, mc: 128, fma: this.rt.relaxed };
+    this.gemmCfg = { mr: options.gemm?.mr ?? 4, mc: options.gemm?.mc ?? 128, fma: this.rt.relaxed };
+    this.maxNC = options.gemm?.nc ?? 1 << 30;
   }
 
   get threads(): number { return this.rt.threads; }
@@ -219,7 +224,7 @@ class WasmBackendImpl implements WasmBackend {
         // column blocks: enough units for every thread, NR-aligned
         const threads = this.rt.threadsFor(batch * Math.ceil(N / NR) * M * K, 1 << 16);
         const perBatch = batch >= threads ? 1 : Math.ceil(threads / batch);
-        const NC = Math.min(Math.ceil(N / perBatch / NR) * NR, Math.ceil(N / NR) * NR);
+        const NC = Math.min(Math.ceil(N / perBatch / NR) * NR, Math.ceil(N / NR) * NR, Math.ceil(this.maxNC / NR) * NR);
         const nJc = Math.ceil(N / NC);
         const per = Math.ceil(gemmScratchBytes(this.gemmCfg, NC) / 64) * 64;
         scratch = heap.alloc(per * scratchThreads);
