@@ -1,0 +1,9 @@
+// tb.optim: optimizers, learning-rate schedulers and gradient clipping.
+
+export {
+  Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad,
+  type Hyper, type ParamGroup, type ParamGroupInput, type OptimizerStateDict, type SavedGroup,
+  type SGDOptions, type AdamOptions, type AdamInput, type RMSpropOptions, type AdagradOptions,
+} from "./optimizer.js";
+export { LRScheduler, StepLR, CosineAnnealingLR, LinearLR, LambdaLR, OneCycleLR, type OneCycleOptions } from "./scheduler.js";
+export { clipGradNorm, clipGradValue } from "./clip.js";

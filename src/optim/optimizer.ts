@@ -1,0 +1,384 @@
+// tb.optim: SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update equations, param
+// groups, minimize(loss) and state dicts.
+//
+// Everything a step reads is a tensor, so a step traced into a graph (tb.fn) stays correct
+// on every later call: the per-parameter state (moments, step count) are Variables that do
+// not require grad, created on the first step, and each group's learning rate is a scalar
+// Variable (`group.lr = x` or a scheduler assigns it eagerly between steps, and a compiled
+// step reads the current value). Update math runs without grad recording and tagged as
+// the "update" phase, so graph diagrams show it as the edges into the variables.
+//
+// Invariant of every update: new values are computed from the old ones first and assigned
+// after, never re-read through a Variable after its assign (under a trace an assign is an
+// update edge of the graph; reading the variable again would give the old value).
+
+import { Tensor } from "../tensor/tensor.js";
+import { Variable } from "../graph/variable.js";
+import { inPhase, withGrad } from "../core/trace.js";
+import { add, div, eq, maximum, mul, pow, sqrt, sub, where } from "../ops/elementwise.js";
+import { fmtShape } from "../tensor/shape.js";
+
+/** Hyperparameters are numbers or booleans (pairs such as betas are split into two). */
+export type Hyper = Record<string, number | boolean>;
+
+/** A parameter group as given to a constructor: params plus overrides of the defaults. */
+export type ParamGroupInput<H> = { params: Iterable<Tensor> } & Partial<H>;
+
+/** A live parameter group. `lr` reads and writes the scalar Variable `lrVar`. */
+export type ParamGroup<H> = H & { params: Tensor[]; readonly lrVar: Variable };
+
+export interface OptimizerStateDict {
+  /** Per-parameter state by the parameter's index over all groups, PyTorch's key names
+   *  (exp_avg, exp_avg_sq, momentum_buffer, square_avg, grad_avg, sum, step). */
+  state: Record<string, Record<string, Tensor>>;
+  /** Hyperparameters of each group and the indices of its parameters. */
+  paramGroups: SavedGroup[];
+}
+
+/** A saved group: hyperparameters and the indices of its parameters. */
+export type SavedGroup = { params: number[] } & { [key: string]: number | boolean | number[] };
+
+/** Per-parameter state: named Variables. */
+type State = Record<string, Variable>;
+
+function scalarVar(value: number, name: string): Variable {
+  return new Variable(Tensor._fromArray(new Float32Array([value]), [], "float32"), { name, requiresGrad: false });
+}
+
+/** A Variable of zeros (or `fill`) shaped like p, made without binding ops, so that a first
+ *  step inside a graph trace creates concrete state. */
+function stateLike(p: Tensor, name: string, fill = 0): Variable {
+  const data = new Float32Array(p.size);
+  if (fill) data.fill(fill);
+  return new Variable(Tensor._fromArray(data, [...p.shape], "float32"), { name, requiresGrad: false });
+}
+
+export abstract class Optimizer<H extends { lr: number }> {
+  readonly paramGroups: ParamGroup<H>[] = [];
+  readonly state = new Map<Tensor, State>();
+  readonly defaults: H;
+  /** Keys of the per-parameter state, in the order they are created. */
+  protected abstract readonly stateKeys: readonly string[];
+
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<H>>, defaults: H) {
+    this.defaults = defaults;
+    const list = [...(params as Iterable<Tensor | ParamGroupInput<H>>)];
+    if (list.length === 0) throw new Error(`${this.constructor.name}: got an empty parameter list (pass model.parameters())`);
+    const groups: ParamGroupInput<H>[] = list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<H>] : (list as ParamGroupInput<H>[]);
+    for (const g of groups) this.addParamGroup(g);
+  }
+
+  addParamGroup(input: ParamGroupInput<H>): void {
+    const params = [...input.params];
+    const seen = new Set(this.paramGroups.flatMap((g) => g.params));
+    params.forEach((p, i) => {
+      if (!(p instanceof Tensor)) throw new TypeError(`${this.constructor.name}: parameter ${i} of group ${this.paramGroups.length} is not a tensor`);
+      if (!p.isLeaf || !p.requiresGrad) throw new Error(`${this.constructor.name}: parameter ${i} (${p.dtype}${fmtShape(p.shape)}) must be a leaf that requires grad`);
+      if (seen.has(p)) throw new Error(`${this.constructor.name}: parameter ${i} appears more than once (in one group or in more than one group)`);
+      seen.add(p);
+    });
+    const { params: _p, ...overrides } = input as ParamGroupInput<H> & Record<string, unknown>;
+    const hyper = { ...this.defaults, ...overrides } as H;
+    const lrVar = scalarVar(hyper.lr, `lr${this.paramGroups.length}`);
+    const group = { ...hyper, params } as unknown as ParamGroup<H>;
+    Object.defineProperty(group, "lrVar", { value: lrVar, enumerable: false });
+    let lr = hyper.lr;
+    Object.defineProperty(group, "lr", {
+      enumerable: true,
+      get: () => lr,
+      set: (v: number) => {
+        lr = v;
+        withGrad(false, () => lrVar._assign(Tensor._scalar(v, "float32")));
+      },
+    });
+    this.paramGroups.push(group);
+  }
+
+  /** Sets every parameter's gradient to null. */
+  zeroGrad(): void {
+    for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
+  }
+
+  /** Applies one update to every parameter that has a gradient. */
+  step(): void {
+    inPhase("update", () =>
+      withGrad(false, () => {
+        for (const group of this.paramGroups) {
+          for (const p of group.params) {
+            if (!p.grad) continue;
+            let s = this.state.get(p);
+            if (!s) {
+              s = this.initState(p, group);
+              this.state.set(p, s);
+            }
+            this.update(p as Variable, p.grad, s, group);
+          }
+        }
+      }),
+    );
+  }
+
+  /** zeroGrad(), loss.backward(), step(); returns loss. Inside tb.fn this is a whole
+   *  training step in one graph. */
+  minimize(loss: Tensor): Tensor {
+    this.zeroGrad();
+    loss.backward();
+    this.step();
+    return loss;
+  }
+
+  protected abstract initState(p: Tensor, group: ParamGroup<H>): State;
+  /** Writes the new values of p and its state (assign each once, after computing all). */
+  protected abstract update(p: Variable, grad: Tensor, state: State, group: ParamGroup<H>): void;
+
+  /** Writes value into p: Variables through assign (an update edge under a trace). */
+  protected write(p: Tensor, value: Tensor): void {
+    if (p instanceof Variable) p.assign(value);
+    else p._assign(value);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // State dicts
+
+  stateDict(): OptimizerStateDict {
+    const state: Record<string, Record<string, Tensor>> = {};
+    const paramGroups: SavedGroup[] = [];
+    let index = 0;
+    for (const g of this.paramGroups) {
+      const ids: number[] = [];
+      for (const p of g.params) {
+        const s = this.state.get(p);
+        if (s) state[String(index)] = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, withGrad(false, () => v.detach())]));
+        ids.push(index++);
+      }
+      const hyper: Hyper = {};
+      for (const k of Object.keys(this.defaults)) hyper[k] = (g as unknown as Hyper)[k]!;
+      paramGroups.push({ ...hyper, params: ids });
+    }
+    return { state, paramGroups };
+  }
+
+  /** Restores hyperparameters and state saved by stateDict() from an optimizer over
+   *  parameters of the same shapes, in the same groups. */
+  loadStateDict(dict: OptimizerStateDict): void {
+    const name = this.constructor.name;
+    if (dict.paramGroups.length !== this.paramGroups.length) {
+      throw new Error(`${name}.loadStateDict: the state has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`);
+    }
+    const all = this.paramGroups.flatMap((g) => g.params);
+    dict.paramGroups.forEach((sg, i) => {
+      const g = this.paramGroups[i]!;
+      if (sg.params.length !== g.params.length) {
+        throw new Error(`${name}.loadStateDict: group ${i} has ${sg.params.length} parameters in the state and ${g.params.length} here`);
+      }
+    });
+    for (const [key, entries] of Object.entries(dict.state)) {
+      const p = all[Number(key)];
+      if (!p) throw new Error(`${name}.loadStateDict: state for parameter ${key}, but there are only ${all.length} parameters`);
+      const unknown = Object.keys(entries).filter((k) => !this.stateKeys.includes(k));
+      if (unknown.length) throw new Error(`${name}.loadStateDict: unexpected state keys ${unknown.join(", ")} for parameter ${key} (expected ${this.stateKeys.join(", ")})`);
+      for (const [k, t] of Object.entries(entries)) {
+        if (k !== "step" && fmtShape(t.shape) !== fmtShape(p.shape)) {
+          throw new Error(`${name}.loadStateDict: state ${key}.${k} has shape ${fmtShape(t.shape)}, parameter ${key} is ${fmtShape(p.shape)}`);
+        }
+      }
+    }
+    dict.paramGroups.forEach((sg, i) => {
+      const g = this.paramGroups[i]! as unknown as Record<string, unknown>;
+      for (const [k, v] of Object.entries(sg)) if (k !== "params" && k in this.defaults) g[k] = v;
+    });
+    this.state.clear();
+    for (const [key, entries] of Object.entries(dict.state)) {
+      const p = all[Number(key)]!;
+      const s: State = {};
+      for (const [k, t] of Object.entries(entries)) {
+        s[k] = new Variable(withGrad(false, () => t.detach().cast("float32").clone()), { name: k, requiresGrad: false });
+      }
+      this.state.set(p, s);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The optimizers. Letters: p parameter, g gradient, t step count (after this step).
+
+export interface SGDOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+}
+
+/** buf = momentum buf + (1 - dampening) g (buf = g on the first step); p -= lr (g +
+ *  momentum buf if nesterov, else buf); g includes weightDecay p. */
+export class SGD extends Optimizer<SGDOptions> {
+  protected readonly stateKeys = ["momentum_buffer", "step"];
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDOptions>>, options: Partial<SGDOptions> & { lr: number }) {
+    const o = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options };
+    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new Error("SGD: nesterov momentum needs momentum > 0 and dampening 0");
+    super(params, o);
+  }
+  protected initState(p: Tensor, group: ParamGroup<SGDOptions>): State {
+    return group.momentum ? { momentum_buffer: stateLike(p, "momentum_buffer"), step: scalarVar(0, "step") } : {};
+  }
+  protected update(p: Variable, grad: Tensor, s: State, group: ParamGroup<SGDOptions>): void {
+    let g = group.weightDecay ? add(grad, mul(p, group.weightDecay)) : grad;
+    if (group.momentum) {
+      const buf0 = s.momentum_buffer!;
+      const step = s.step!;
+      let buf = add(mul(buf0, group.momentum), mul(g, 1 - group.dampening));
+      // The first step starts the buffer at g; only dampening makes that differ from the
+      // general formula with a zero buffer, so only then is the step count consulted.
+      if (group.dampening) buf = where(eq(step, 0), g, buf);
+      g = group.nesterov ? add(g, mul(buf, group.momentum)) : buf;
+      buf0.assign(buf);
+      step.assign(add(step, 1));
+    }
+    this.write(p, sub(p, mul(g, group.lrVar)));
+  }
+}
+
+export interface AdamOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+}
+
+export interface AdamInput {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+
+function adamDefaults(options: AdamInput, weightDecay: number): AdamOptions {
+  const { betas, ...rest } = options;
+  const [beta1, beta2] = betas ?? [0.9, 0.999];
+  return { lr: 1e-3, beta1, beta2, eps: 1e-8, weightDecay, amsgrad: false, ...rest };
+}
+
+/** Adam (Kingma and Ba), PyTorch's form: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *  p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). AdamW decays p by
+ *  (1 - lr wd) first instead of adding wd p to g. */
+export class Adam extends Optimizer<AdamOptions> {
+  protected readonly stateKeys = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+  protected readonly decoupled: boolean = false;
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options: AdamInput = {}) {
+    super(params, adamDefaults(options, 0));
+  }
+  protected initState(p: Tensor, group: ParamGroup<AdamOptions>): State {
+    const s: State = { step: scalarVar(0, "step"), exp_avg: stateLike(p, "exp_avg"), exp_avg_sq: stateLike(p, "exp_avg_sq") };
+    if (group.amsgrad) s.max_exp_avg_sq = stateLike(p, "max_exp_avg_sq");
+    return s;
+  }
+  protected update(p: Variable, grad: Tensor, s: State, group: ParamGroup<AdamOptions>): void {
+    const { beta1, beta2, eps, weightDecay } = group;
+    const lr = group.lrVar;
+    let p0: Tensor = p;
+    let g = grad;
+    if (weightDecay) {
+      if (this.decoupled) p0 = mul(p, sub(1, mul(lr, weightDecay)));
+      else g = add(g, mul(p, weightDecay));
+    }
+    const t = add(s.step!, 1);
+    const m = add(mul(s.exp_avg!, beta1), mul(g, 1 - beta1));
+    const v = add(mul(s.exp_avg_sq!, beta2), mul(mul(g, g), 1 - beta2));
+    const bc1 = sub(1, pow(beta1, t));
+    const bc2 = sub(1, pow(beta2, t));
+    let vMax = v;
+    if (group.amsgrad) {
+      vMax = maximum(s.max_exp_avg_sq!, v);
+      s.max_exp_avg_sq!.assign(vMax);
+    }
+    const denom = add(div(sqrt(vMax), sqrt(bc2)), eps);
+    const update = mul(div(m, denom), div(lr, bc1));
+    s.step!.assign(t);
+    s.exp_avg!.assign(m);
+    s.exp_avg_sq!.assign(v);
+    this.write(p, sub(p0, update));
+  }
+}
+
+export class AdamW extends Adam {
+  protected override readonly decoupled: boolean = true;
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options: AdamInput = {}) {
+    super(params, { weightDecay: 0.01, ...options });
+  }
+}
+
+export interface RMSpropOptions {
+  lr: number;
+  alpha: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  centered: boolean;
+}
+
+/** sq = alpha sq + (1-alpha) g^2; avg = sqrt(sq - ga^2) + eps when centered (ga the running
+ *  mean of g), else sqrt(sq) + eps; with momentum buf = momentum buf + g / avg and
+ *  p -= lr buf, else p -= lr g / avg. */
+export class RMSprop extends Optimizer<RMSpropOptions> {
+  protected readonly stateKeys = ["step", "square_avg", "grad_avg", "momentum_buffer"];
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<RMSpropOptions>>, options: Partial<RMSpropOptions> = {}) {
+    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...options });
+  }
+  protected initState(p: Tensor, group: ParamGroup<RMSpropOptions>): State {
+    const s: State = { step: scalarVar(0, "step"), square_avg: stateLike(p, "square_avg") };
+    if (group.centered) s.grad_avg = stateLike(p, "grad_avg");
+    if (group.momentum > 0) s.momentum_buffer = stateLike(p, "momentum_buffer");
+    return s;
+  }
+  protected update(p: Variable, grad: Tensor, s: State, group: ParamGroup<RMSpropOptions>): void {
+    const { alpha, eps, weightDecay, momentum } = group;
+    const g = weightDecay ? add(grad, mul(p, weightDecay)) : grad;
+    const sq = add(mul(s.square_avg!, alpha), mul(mul(g, g), 1 - alpha));
+    let avg: Tensor;
+    if (group.centered) {
+      const ga = add(mul(s.grad_avg!, alpha), mul(g, 1 - alpha));
+      avg = add(sqrt(sub(sq, mul(ga, ga))), eps);
+      s.grad_avg!.assign(ga);
+    } else avg = add(sqrt(sq), eps);
+    let delta = div(g, avg);
+    if (momentum > 0) {
+      delta = add(mul(s.momentum_buffer!, momentum), delta);
+      s.momentum_buffer!.assign(delta);
+    }
+    s.square_avg!.assign(sq);
+    s.step!.assign(add(s.step!, 1));
+    this.write(p, sub(p, mul(delta, group.lrVar)));
+  }
+}
+
+export interface AdagradOptions {
+  lr: number;
+  lrDecay: number;
+  weightDecay: number;
+  initialAccumulatorValue: number;
+  eps: number;
+}
+
+/** sum += g^2; p -= lr / (1 + (t - 1) lrDecay) * g / (sqrt(sum) + eps). */
+export class Adagrad extends Optimizer<AdagradOptions> {
+  protected readonly stateKeys = ["step", "sum"];
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdagradOptions>>, options: Partial<AdagradOptions> = {}) {
+    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, ...options });
+  }
+  protected initState(p: Tensor, group: ParamGroup<AdagradOptions>): State {
+    return { step: scalarVar(0, "step"), sum: stateLike(p, "sum", group.initialAccumulatorValue) };
+  }
+  protected update(p: Variable, grad: Tensor, s: State, group: ParamGroup<AdagradOptions>): void {
+    const g = group.weightDecay ? add(grad, mul(p, group.weightDecay)) : grad;
+    const step = s.step!;
+    const clr = group.lrDecay ? div(group.lrVar, add(mul(step, group.lrDecay), 1)) : group.lrVar; // step is t - 1 here
+    const sum = add(s.sum!, mul(g, g));
+    s.sum!.assign(sum);
+    step.assign(add(step, 1));
+    this.write(p, sub(p, mul(div(g, add(sqrt(sum), group.eps)), clr)));
+  }
+}
