@@ -1,7 +1,8 @@
 // Memory API: tb.memory(), tb.scope(), tb.collect(), wired to the runtime's lifetimes.
 //
 // A scope keeps what it returns plus everything those tensors' tape still needs (so a
-// returned loss can still call backward()) and gradients stored on leaves.
+// returned loss can still call backward()), gradients stored on leaves, tensors marked with
+// tb.keep, and variables (learned state, recognised by their assign method).
 
 import { installScopeHooks, memory, scope, collect, setCollectThreshold } from "../core/runtime.js";
 import { Tensor } from "./tensor.js";
@@ -28,8 +29,9 @@ function keepSet(result: unknown): Set<object> {
 installScopeHooks({
   keep: keepSet,
   dispose(obj) {
-    const t = obj as Tensor;
-    if (t._escaped) return;
+    const t = obj as Tensor & { assign?: unknown };
+    // Gradients stored on leaves and learned state (variables, which have assign) outlive scopes.
+    if (t._escaped || typeof t.assign === "function") return;
     t.dispose();
   },
 });

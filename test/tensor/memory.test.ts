@@ -81,6 +81,19 @@ describe("deterministic release", () => {
     expect(holder.w!.disposed).toBe(false);
     expect(holder.w!.sum().item()).toBe(4);
   });
+  it("variables created inside a scope survive it", () => {
+    const v = tb.scope(() => {
+      const w = tb.variable(tb.ones([2]), { name: "w" });
+      return { kept: w.mul(2), w };
+    }).w;
+    const inner: tb.Variable[] = [];
+    tb.scope(() => {
+      inner.push(tb.variable(tb.zeros([3])));
+    });
+    expect(v.disposed).toBe(false);
+    expect(inner[0].disposed).toBe(false);
+    expect(inner[0].sum().item()).toBe(0);
+  });
   it("nested scopes hand kept tensors to the outer scope", () => {
     const before = tb.memory().bytes;
     tb.scope(() => {
