@@ -100,7 +100,7 @@ export class ExprGen {
 
   /** `inputLocal(i)` returns the local holding input i (already in register representation). */
   constructor(mod: ModuleBuilder, private readonly f: Fn, private readonly inputLocal: (i: number) => number, root: ScalarExpr) {
-    this.math = new MathLib(mod);
+    this.math = new MathLib();
     this.ints = new IntLib(mod);
     this.count(root);
   }
@@ -201,7 +201,7 @@ export class ExprGen {
       case "round": if (v) f.v(S.f32x4_nearest); break;
       case "exp": case "log": case "log1p": case "expm1": case "sin": case "cos": case "tanh":
       case "sigmoid": case "erf":
-        f.call(this.math.fn(op));
+        this.math.inline(f, op);
         break;
       default:
         throw new Error(`wasm backend: elementwise op "${op}" is not supported`);
@@ -229,6 +229,18 @@ export class ExprGen {
       coerce(f, "float32", dtype);
       return;
     }
+    // max/min against a constant: pmax/pmin are one instruction (x < c ? c : x) and keep a
+    // NaN x, which is what max/min must return for it; the general ops also order -0 < +0.
+    if ((op === "max" || op === "min") && t === "float32") {
+      const [x, c] = b.op === "const" ? [a, b] : a.op === "const" ? [b, a] : [undefined, undefined];
+      if (x && c && c.op === "const" && !Number.isNaN(c.value)) {
+        this.gen(x);
+        coerce(f, x.dtype, t);
+        f.f32x4(c.value).v(op === "max" ? S.f32x4_pmax : S.f32x4_pmin);
+        coerce(f, t, dtype);
+        return;
+      }
+    }
     this.gen(a);
     coerce(f, a.dtype, t);
     this.gen(b);
@@ -241,8 +253,8 @@ export class ExprGen {
       case "div": if (v) f.v(S.f32x4_div); else f.call(this.ints.fn("floordiv")); break;
       case "max": f.v(v ? S.f32x4_max : S.i32x4_max_s); break;
       case "min": f.v(v ? S.f32x4_min : S.i32x4_min_s); break;
-      case "pow": f.call(v ? this.math.fn("pow") : this.ints.fn("ipow")); break;
-      case "atan2": f.call(this.math.fn("atan2")); break;
+      case "pow": if (v) this.math.inline(f, "pow"); else f.call(this.ints.fn("ipow")); break;
+      case "atan2": this.math.inline(f, "atan2"); break;
       case "floordiv":
         if (v) f.v(S.f32x4_div).v(S.f32x4_floor);
         else f.call(this.ints.fn("floordiv"));

@@ -15,7 +15,7 @@
 //          |r| <= pi/4, quadrant select. Accurate for |x| up to about 1e4.
 //   atan2  atan on [0, 1] (Cephes reduction at tan(pi/8)) and quadrant fix-up.
 
-import { Fn, ModuleBuilder, S, V128 } from "./emit.js";
+import { Fn, S, V128 } from "./emit.js";
 
 type Helper = "exp" | "log" | "log1p" | "expm1" | "tanh" | "sigmoid" | "erf" | "sin" | "cos" | "atan2" | "pow";
 
@@ -31,6 +31,9 @@ function pow2i(f: Fn, n: number): void {
 }
 
 const LOG2E = 1.44269504088896341;
+/** 1.5 * 2^23 and its bit pattern: x + MAGIC rounds x to an integer held in the low bits. */
+const MAGIC = 12582912;
+const MAGIC_BITS = 0x4b400000;
 const EXP_P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
 const LOG_P = [
   7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
@@ -46,35 +49,31 @@ const SIN_P = [-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1];
 const COS_P = [2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2];
 const ATAN_P = [8.05374449538e-2, -1.38776856032e-1, 1.99777106478e-1, -3.33329491539e-1];
 
-/** Adds helpers to one module on demand; each helper is emitted at most once. */
+/** Emits the functions inline into the kernel body: V8 does not inline wasm calls, and a
+ *  call would spill every live vector register. Operands are taken from the stack into
+ *  fresh locals and the result is left on the stack. */
 export class MathLib {
-  private readonly index = new Map<Helper, number>();
-  constructor(private readonly mod: ModuleBuilder) {}
-
-  fn(h: Helper): number {
-    const have = this.index.get(h);
-    if (have !== undefined) return have;
+  inline(f: Fn, h: Helper): void {
     const binary = h === "atan2" || h === "pow";
-    const idx = this.mod.reserve(binary ? [V128, V128] : [V128], [V128]);
-    this.index.set(h, idx);
-    const f = new Fn(binary ? [V128, V128] : [V128], [V128]);
-    this[h](f);
-    this.mod.define(idx, f);
-    return idx;
+    const args = binary ? [f.local(V128), f.local(V128)] : [f.local(V128)];
+    for (let i = args.length - 1; i >= 0; i--) f.set(args[i]!);
+    this[h](f, args);
   }
 
   /** Reduction shared by exp and expm1: sets n (i32x4) and r (f32x4) for clamped x. */
   private reduce(f: Fn, x: number, n: number, r: number): void {
-    const nf = f.local(V128);
-    f.get(x).f32x4(-104).v(S.f32x4_max).f32x4(89).v(S.f32x4_min).set(x);
-    f.get(x).f32x4(LOG2E).v(S.f32x4_mul).v(S.f32x4_nearest).set(nf);
+    const nf = f.local(V128), t = f.local(V128);
+    // clamp with pmax/pmin (single instructions; NaN passes through as x)
+    f.get(x).f32x4(-104).v(S.f32x4_pmax).f32x4(89).v(S.f32x4_pmin).set(x);
+    // round(x log2 e) by adding 1.5 * 2^23: the integer lands in the low mantissa bits
+    f.get(x).f32x4(LOG2E).v(S.f32x4_mul).f32x4(MAGIC).v(S.f32x4_add).tee(t).f32x4(MAGIC).v(S.f32x4_sub).set(nf);
     f.get(x).get(nf).f32x4(0.693359375).v(S.f32x4_mul).v(S.f32x4_sub);
     f.get(nf).f32x4(-2.12194440e-4).v(S.f32x4_mul).v(S.f32x4_sub).set(r);
-    f.get(nf).v(S.i32x4_trunc_sat_f32x4_s).set(n);
+    f.get(t).i32x4(MAGIC_BITS).v(S.i32x4_sub).set(n);
   }
 
-  private exp(f: Fn): void {
-    const x = 0, n = f.local(V128), r = f.local(V128), n1 = f.local(V128);
+  private exp(f: Fn, args: number[]): void {
+    const x = args[0]!, n = f.local(V128), r = f.local(V128), n1 = f.local(V128);
     this.reduce(f, x, n, r);
     // y = 1 + r + r^2 P(r)
     horner(f, r, EXP_P);
@@ -88,8 +87,8 @@ export class MathLib {
     f.v(S.f32x4_mul);
   }
 
-  private expm1(f: Fn): void {
-    const x = 0, n = f.local(V128), r = f.local(V128), n1 = f.local(V128), s = f.local(V128);
+  private expm1(f: Fn, args: number[]): void {
+    const x = args[0]!, n = f.local(V128), r = f.local(V128), n1 = f.local(V128), s = f.local(V128);
     this.reduce(f, x, n, r);
     f.get(n).i32(1).v(S.i32x4_shr_s).set(n1);
     pow2i(f, n1);
@@ -102,8 +101,8 @@ export class MathLib {
     f.get(s).v(S.f32x4_mul).get(s).f32x4(1).v(S.f32x4_sub).v(S.f32x4_add);
   }
 
-  private log(f: Fn): void {
-    const x0 = 0, x = f.local(V128), e = f.local(V128), m = f.local(V128), mask = f.local(V128);
+  private log(f: Fn, args: number[]): void {
+    const x0 = args[0]!, x = f.local(V128), e = f.local(V128), m = f.local(V128), mask = f.local(V128);
     const z = f.local(V128), y = f.local(V128), ef = f.local(V128);
     // Subnormals: scale by 2^23 and remember -23 in the exponent.
     f.get(x0).f32x4(1.17549435e-38).v(S.f32x4_lt).set(mask);
@@ -131,10 +130,12 @@ export class MathLib {
     f.v(S.bitselect);
   }
 
-  private log1p(f: Fn): void {
-    const x = 0, u = f.local(V128), d = f.local(V128);
+  private log1p(f: Fn, args: number[]): void {
+    const x = args[0]!, u = f.local(V128), d = f.local(V128);
     f.get(x).f32x4(1).v(S.f32x4_add).tee(u).f32x4(1).v(S.f32x4_sub).set(d);
-    f.get(u).call(this.fn("log")).get(x).get(d).v(S.f32x4_div).v(S.f32x4_mul);
+    f.get(u);
+    this.inline(f, "log");
+    f.get(x).get(d).v(S.f32x4_div).v(S.f32x4_mul);
     // u == 1 (|x| tiny): log1p(x) = x; x == inf: inf.
     f.set(u);
     f.get(x).get(u).get(d).f32x4(0).v(S.f32x4_eq).v(S.bitselect);
@@ -142,33 +143,38 @@ export class MathLib {
     f.f32x4(Infinity).get(u).get(x).f32x4(Infinity).v(S.f32x4_eq).v(S.bitselect);
   }
 
-  private tanh(f: Fn): void {
-    const x = 0, a = f.local(V128), z = f.local(V128), small = f.local(V128), big = f.local(V128);
+  private tanh(f: Fn, args: number[]): void {
+    const x = args[0]!, a = f.local(V128), z = f.local(V128), small = f.local(V128), big = f.local(V128);
     f.get(x).v(S.f32x4_abs).set(a);
     f.get(x).get(x).v(S.f32x4_mul).set(z);
     horner(f, z, TANH_P);
     f.get(z).v(S.f32x4_mul).get(x).v(S.f32x4_mul).get(x).v(S.f32x4_add).set(small);
     f.f32x4(1).f32x4(2);
-    f.get(a).get(a).v(S.f32x4_add).call(this.fn("exp")).f32x4(1).v(S.f32x4_add);
+    f.get(a).get(a).v(S.f32x4_add);
+    this.inline(f, "exp");
+    f.f32x4(1).v(S.f32x4_add);
     f.v(S.f32x4_div).v(S.f32x4_sub);
     // copy x's sign bit
     f.get(x).i32x4(0x80000000 | 0).v(S.and).v(S.or).set(big);
     f.get(small).get(big).get(a).f32x4(0.625).v(S.f32x4_lt).v(S.bitselect);
   }
 
-  private sigmoid(f: Fn): void {
-    f.f32x4(1).f32x4(1).get(0).v(S.f32x4_neg).call(this.fn("exp")).v(S.f32x4_add).v(S.f32x4_div);
+  private sigmoid(f: Fn, args: number[]): void {
+    f.f32x4(1).f32x4(1).get(args[0]!).v(S.f32x4_neg);
+    this.inline(f, "exp");
+    f.v(S.f32x4_add).v(S.f32x4_div);
   }
 
-  private erf(f: Fn): void {
-    const x = 0, a = f.local(V128), z = f.local(V128), small = f.local(V128), big = f.local(V128), t = f.local(V128);
+  private erf(f: Fn, args: number[]): void {
+    const x = args[0]!, a = f.local(V128), z = f.local(V128), small = f.local(V128), big = f.local(V128), t = f.local(V128);
     f.get(x).v(S.f32x4_abs).f32x4(4).v(S.f32x4_min).set(a);
     f.get(a).get(a).v(S.f32x4_mul).set(z);
     horner(f, z, ERF_SMALL);
     f.get(a).v(S.f32x4_mul).set(small);
     f.f32x4(1).get(a).v(S.f32x4_div).set(t);
     f.f32x4(1);
-    f.get(z).v(S.f32x4_neg).call(this.fn("exp"));
+    f.get(z).v(S.f32x4_neg);
+    this.inline(f, "exp");
     horner(f, t, ERFC_LARGE);
     f.v(S.f32x4_mul).v(S.f32x4_sub).set(big);
     f.get(small).get(big).get(a).f32x4(1).v(S.f32x4_lt).v(S.bitselect);
@@ -176,14 +182,15 @@ export class MathLib {
     f.get(x).i32x4(0x80000000 | 0).v(S.and).v(S.or);
   }
 
-  private sincos(f: Fn, cos: boolean): void {
-    const x = 0, nf = f.local(V128), r = f.local(V128), z = f.local(V128), q = f.local(V128);
+  private sincos(f: Fn, x: number, cos: boolean): void {
+    const nf = f.local(V128), r = f.local(V128), z = f.local(V128), q = f.local(V128);
     const s = f.local(V128), c = f.local(V128);
-    f.get(x).f32x4(0.636619772367581343).v(S.f32x4_mul).v(S.f32x4_nearest).set(nf);
+    const t = f.local(V128);
+    f.get(x).f32x4(0.636619772367581343).v(S.f32x4_mul).f32x4(MAGIC).v(S.f32x4_add).tee(t).f32x4(MAGIC).v(S.f32x4_sub).set(nf);
     f.get(x).get(nf).f32x4(1.5703125).v(S.f32x4_mul).v(S.f32x4_sub);
     f.get(nf).f32x4(4.837512969970703125e-4).v(S.f32x4_mul).v(S.f32x4_sub);
     f.get(nf).f32x4(7.54978995489188216e-8).v(S.f32x4_mul).v(S.f32x4_sub).set(r);
-    f.get(nf).v(S.i32x4_trunc_sat_f32x4_s);
+    f.get(t).i32x4(MAGIC_BITS).v(S.i32x4_sub);
     if (cos) f.i32x4(1).v(S.i32x4_add);
     f.set(q);
     f.get(r).get(r).v(S.f32x4_mul).set(z);
@@ -196,12 +203,12 @@ export class MathLib {
     f.get(c).get(s).get(q).i32x4(1).v(S.and).i32x4(0).v(S.i32x4_ne).v(S.bitselect);
     f.get(q).i32x4(2).v(S.and).i32(30).v(S.i32x4_shl).v(S.xor);
   }
-  private sin(f: Fn): void { this.sincos(f, false); }
-  private cos(f: Fn): void { this.sincos(f, true); }
+  private sin(f: Fn, args: number[]): void { this.sincos(f, args[0]!, false); }
+  private cos(f: Fn, args: number[]): void { this.sincos(f, args[0]!, true); }
 
   /** atan2(y, x) with y = local 0, x = local 1. */
-  private atan2(f: Fn): void {
-    const y = 0, x = 1, ay = f.local(V128), ax = f.local(V128), t = f.local(V128), big = f.local(V128);
+  private atan2(f: Fn, args: number[]): void {
+    const y = args[0]!, x = args[1]!, ay = f.local(V128), ax = f.local(V128), t = f.local(V128), big = f.local(V128);
     const z = f.local(V128), r = f.local(V128), swap = f.local(V128);
     f.get(y).v(S.f32x4_abs).set(ay);
     f.get(x).v(S.f32x4_abs).set(ax);
@@ -222,9 +229,13 @@ export class MathLib {
   }
 
   /** pow(a, b) = exp(b log|a|) with integer-b sign rules, pow(a, 0) = 1, pow(1, b) = 1. */
-  private pow(f: Fn): void {
-    const a = 0, b = 1, r = f.local(V128), bi = f.local(V128), odd = f.local(V128);
-    f.get(a).v(S.f32x4_abs).call(this.fn("log")).get(b).v(S.f32x4_mul).call(this.fn("exp")).set(r);
+  private pow(f: Fn, args: number[]): void {
+    const a = args[0]!, b = args[1]!, r = f.local(V128), bi = f.local(V128), odd = f.local(V128);
+    f.get(a).v(S.f32x4_abs);
+    this.inline(f, "log");
+    f.get(b).v(S.f32x4_mul);
+    this.inline(f, "exp");
+    f.set(r);
     f.get(b).v(S.f32x4_trunc).get(b).v(S.f32x4_eq).set(bi);
     f.get(b).v(S.i32x4_trunc_sat_f32x4_s).i32(31).v(S.i32x4_shl);
     f.get(bi).v(S.and).get(b).v(S.f32x4_abs).f32x4(16777216).v(S.f32x4_lt).v(S.and).set(odd);
