@@ -98,7 +98,7 @@ def execute(src_nb, data_dir, timeout=120):
     working directory is notebooks/ (as when a user opens the notebook there)."""
     env = dict(os.environ, JUPYTER_DATA_DIR=data_dir)
     done = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--stdin", "--stdout",
-                           f"--ExecutePreprocessor.timeout={timeout}"], check=True, env=env, cwd=NOTEBOOKS,
+                           "--allow-errors", f"--ExecutePreprocessor.timeout={timeout}"], check=True, env=env, cwd=NOTEBOOKS,
                           input=nbformat.writes(src_nb).encode(), stdout=subprocess.PIPE)
     return nbformat.reads(done.stdout.decode(), as_version=4)
 
@@ -108,6 +108,7 @@ def main(argv):
     names = [a for a in argv if not a.startswith("--")]
     if not names:
         names = sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(NOTEBOOKS, "src")) if f.endswith(".ts"))
+    failed = []
     with tempfile.TemporaryDirectory(prefix="tensorbook-build-") as tmp:
         data_dir = os.path.join(tmp, "jupyter")
         if not source_only:
@@ -117,10 +118,15 @@ def main(argv):
             if not source_only:
                 nb = execute(nb, data_dir)
                 stripped = strip_plotly_bundle(nb)
-                print(f"{name}: executed, {stripped} plotly.js output(s) shortened")
+                errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(nb.cells)
+                          for o in c.get("outputs", []) if o.output_type == "error"]
+                print(f"{name}: executed, {stripped} plotly.js output(s) shortened, {len(errors)} error(s)")
+                failed.extend(f"{name} {e}" for e in errors)
             for cell in nb.cells:
                 cell.get("metadata", {}).pop("execution", None)
             nbformat.write(nb, os.path.join(NOTEBOOKS, f"{name}.ipynb"))
+    if failed:
+        sys.exit("error outputs (the notebooks were written with them):\n" + "\n".join(failed))
 
 
 if __name__ == "__main__":
