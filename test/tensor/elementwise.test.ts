@@ -11,7 +11,6 @@ await useTestBackend();
 const gen = new tb.Generator(7);
 const randn = (shape: number[], scale = 2) => tb.randn(shape, { generator: gen }).mul(scale);
 const positive = (shape: number[]) => tb.rand(shape, { generator: gen }).mul(3).add(0.05);
-const unit = (shape: number[]) => tb.rand(shape, { generator: gen }).mul(1.8).sub(0.9);
 
 type Unary = [string, (x: tb.Tensor) => tb.Tensor, string, (s: number[]) => tb.Tensor];
 const unaryCases: Unary[] = [
