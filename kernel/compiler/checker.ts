@@ -97,7 +97,8 @@ function lineStarts(text: string): number[] {
 /** Top-level declarations that carry to later cells and lack an `export` of their own. */
 function needsExport(s: ts.Statement): boolean {
   const carries =
-    ts.isVariableStatement(s) ||
+    // `using` resources are disposed at the end of the cell: nothing to carry.
+    (ts.isVariableStatement(s) && (s.declarationList.flags & ts.NodeFlags.Using) === 0) ||
     (ts.isFunctionDeclaration(s) && s.name !== undefined) ||
     (ts.isClassDeclaration(s) && s.name !== undefined) ||
     ts.isInterfaceDeclaration(s) ||

@@ -66,7 +66,9 @@ export function cellTransformers(): ts.CustomTransformers {
 
   const after: ts.TransformerFactory<ts.SourceFile> = (ctx) => (sf) => {
     const f = ctx.factory;
-    const hoisted = new Set<string>();
+    // Hoisted names; generated ones (e.g. `env_1` of a `using` lowering) get their printed
+    // name only when printed, so they are kept as nodes and reused, never re-created.
+    const hoisted = new Map<ts.Identifier | string, ts.Identifier>();
     const funcs: ts.Statement[] = [];
     const body: ts.Statement[] = [];
     for (const s of sf.statements) {
@@ -97,20 +99,24 @@ export function cellTransformers(): ts.CustomTransformers {
         const ce = f.createClassExpression(stripExport(s.modifiers), s.name, s.typeParameters, s.heritageClauses, s.members);
         ts.setTextRange(ce, s);
         if (s.name) {
-          hoisted.add(s.name.text);
-          body.push(ts.setTextRange(f.createExpressionStatement(f.createAssignment(f.createIdentifier(s.name.text), ce)), s));
+          hoist(hoisted, s.name);
+          body.push(ts.setTextRange(f.createExpressionStatement(f.createAssignment(s.name, ce)), s));
         } else body.push(ts.setTextRange(f.createExpressionStatement(ce), s));
       } else if (ts.isExpressionStatement(s) && lastExpr && ts.getOriginalNode(s) === ts.getOriginalNode(lastExpr)) {
         body.push(ts.setTextRange(f.createReturnStatement(f.createArrayLiteralExpression([s.expression])), s));
       } else if (ts.isExportDeclaration(s)) {
         continue;
+      } else if (ts.isTryStatement(s) && lastExpr) {
+        // A cell with top-level `using` comes back wrapped in try/finally (disposal):
+        // its last expression, now inside the try block, is still the result.
+        body.push(returnLastInTry(f, s, lastExpr));
       } else {
         body.push(s);
       }
     }
     const out: ts.Statement[] = [f.createExpressionStatement(f.createStringLiteral("use strict"))];
     if (hoisted.size > 0) {
-      const decls = [...hoisted].map((n) => f.createVariableDeclaration(n));
+      const decls = [...hoisted.values()].map((n) => f.createVariableDeclaration(n));
       out.push(f.createVariableStatement(undefined, f.createVariableDeclarationList(decls, ts.NodeFlags.None)));
     }
     out.push(...funcs);
@@ -120,6 +126,14 @@ export function cellTransformers(): ts.CustomTransformers {
   };
 
   return { before: [before], after: [after] };
+}
+
+function returnLastInTry(f: ts.NodeFactory, s: ts.TryStatement, lastExpr: ts.Node): ts.TryStatement {
+  const want = ts.getOriginalNode(lastExpr);
+  const stmts = s.tryBlock.statements.map((t) =>
+    ts.isExpressionStatement(t) && ts.getOriginalNode(t) === want ? ts.setTextRange(f.createReturnStatement(f.createArrayLiteralExpression([t.expression])), t) : t,
+  );
+  return f.updateTryStatement(s, f.updateBlock(s.tryBlock, stmts), s.catchClause, s.finallyBlock);
 }
 
 function rtMember(f: ts.NodeFactory, name: string): ts.Expression {
@@ -158,14 +172,19 @@ function stripExport(mods: ts.NodeArray<ts.ModifierLike> | undefined): ts.Modifi
   return mods?.filter((m) => m.kind !== ts.SyntaxKind.ExportKeyword && m.kind !== ts.SyntaxKind.DefaultKeyword);
 }
 
-function bindingNames(name: ts.BindingName, into: Set<string>): void {
-  if (ts.isIdentifier(name)) into.add(name.text);
+function hoist(into: Map<ts.Identifier | string, ts.Identifier>, id: ts.Identifier): void {
+  // Synthesized identifiers (no source position) may be generated names: keyed by node.
+  into.set(id.pos >= 0 ? id.text : id, id);
+}
+
+function bindingNames(name: ts.BindingName, into: Map<ts.Identifier | string, ts.Identifier>): void {
+  if (ts.isIdentifier(name)) hoist(into, name);
   else for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(el.name, into);
 }
 
 /** A binding pattern (`{ a, b: [c] = d, ...e }`) as the equivalent assignment target. */
 function toTarget(f: ts.NodeFactory, name: ts.BindingName): ts.Expression {
-  if (ts.isIdentifier(name)) return f.createIdentifier(name.text);
+  if (ts.isIdentifier(name)) return name;
   const withDefault = (t: ts.Expression, init: ts.Expression | undefined) => (init ? f.createAssignment(t, init) : t);
   if (ts.isObjectBindingPattern(name)) {
     return f.createObjectLiteralExpression(

@@ -161,6 +161,16 @@ after`),
     expect(second.io.stdoutText()).toBe("late\n");
   });
 
+  it("top-level `using` disposes at the end of the cell; other declarations persist", async () => {
+    const r = await s.run(`const disposals: string[] = [];
+using res = { [Symbol.dispose]() { disposals.push("disposed"); } };
+const keptWithUsing = 5;
+disposals.push("body");
+disposals.length`);
+    expect(r.outcome).toEqual({ status: "ok", result: { data: { "text/plain": "1" }, metadata: {} }, payload: [] });
+    expect(await s.value("JSON.stringify(disposals) + keptWithUsing")).toBe(`'["body","disposed"]5'`);
+  });
+
   it("the last expression is the result; undefined gives none", async () => {
     expect((await s.run("undefined")).outcome).toEqual({ status: "ok", payload: [] });
     expect((await s.run("console.log('x')")).outcome).toEqual({ status: "ok", payload: [] });
