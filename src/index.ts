@@ -74,3 +74,4 @@ export type { ProgressOptions } from "./display/progress.js";
 // nn, optim, data and checkpoints (training in notebooks).
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
+export * as data from "./data/index.js";
