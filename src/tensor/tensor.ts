@@ -158,6 +158,18 @@ export class Tensor {
     return formatTensor(this);
   }
 
+  /** JS operators do not apply to tensors: `x * 2` throws and says what to write instead;
+   *  string contexts (`${x}`, "loss " + x) get the printed tensor. */
+  [Symbol.toPrimitive](hint: "number" | "string" | "default"): string {
+    if (hint === "number") {
+      throw new TypeError(
+        `a ${this.dtype}${fmtShape(this.shape)} tensor was used as a number: JS operators (* / - < ...) do not apply to tensors; ` +
+          `use methods (x.mul(2), x.lt(y)) or x.item() for a one-element tensor's value`,
+      );
+    }
+    return this.toString();
+  }
+
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return formatTensor(this);
   }

@@ -48,6 +48,15 @@ describe("text/plain like PyTorch", () => {
   });
 });
 
+describe("JS coercions", () => {
+  it("string contexts print; numeric ones throw with advice", () => {
+    const x = tb.tensor([1, 2]);
+    expect(`${x}`).toBe("tensor([1., 2.])");
+    expect("x = " + x).toBe("x = tensor([1., 2.])");
+    expect(() => (x as unknown as number) * 2).toThrow(/float32\[2\] tensor was used as a number: JS operators .*x\.mul\(2\)/);
+  });
+});
+
 describe("display protocol", () => {
   it("returns text/plain and an HTML card with shape, dtype and statistics", () => {
     const x = tb.tensor([[1, 2], [3, 4]]);
