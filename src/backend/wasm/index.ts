@@ -4,7 +4,8 @@
 //
 // This file owns buffers and routes each Kernel kind to its implementation: elementwise and
 // copy (elementwise.ts), matmul (matmul.ts), reductions and cumsum (reduce.ts), conv2d and
-// its gradients, pooling, gather and scatterAdd (nn.ts).
+// its gradients, pooling, gather and scatterAdd (nn.ts); random numbers come from the shared
+// Philox generator (src/random/philox.ts).
 
 import type { AnyTypedArray, Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend.js";
 import { itemSize } from "../backend.js";
@@ -13,6 +14,7 @@ import {
 } from "./elementwise.js";
 import { buildGemm, gemmScratchBytes, NR, type GemmConfig } from "./matmul.js";
 import { OutOfMemoryError } from "./memory.js";
+import { philoxFill } from "../../random/philox.js";
 import { Runtime } from "./runtime.js";
 import { dispatchCumsum, dispatchReduce } from "./reduce.js";
 import { dispatchNN } from "./nn.js";
@@ -130,10 +132,8 @@ class WasmBackendImpl implements WasmBackend {
         dispatchCumsum(this, k);
         return;
       case "random":
-        throw new Error(
-          "wasm backend: kernel \"random\" is not implemented yet (philox generator pending); " +
-            "generate random numbers on the reference backend and write() them",
-        );
+        this.random(k.dist, k.key, k.counter, k.out);
+        return;
       default:
         dispatchNN(this, k);
     }
@@ -162,6 +162,28 @@ class WasmBackendImpl implements WasmBackend {
     const kernel = this.rt.kernel(elementwiseKey(spec), () => buildElementwise(spec, this.rt.pages));
     const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v))));
     this.rt.run(kernel, desc, n, { minPerThread: EW_MIN_PER_THREAD, align: 16 });
+  }
+
+  /** Philox random numbers (src/random/philox.ts, shared with every backend so streams are
+   *  identical across backends and thread counts), generated on the calling thread. */
+  random(dist: "uniform" | "normal" | "bits", key: [number, number], counter: number, out: View): void {
+    const n = out.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    const natural: DType = dist === "bits" ? "int32" : "float32";
+    const data = dist === "bits" ? new Int32Array(n) : new Float32Array(n);
+    philoxFill(dist, key, counter, 0, n, data);
+    if (isContiguous(out) && out.dtype === natural) {
+      this.write(out.buffer, out.dtype, out.offset, data);
+      return;
+    }
+    // other layouts or dtypes: through a temp and a casting copy
+    const t = this.temp(natural, out.shape);
+    try {
+      this.write(t.buffer, t.dtype, 0, data);
+      this.elementwise({ op: "input", index: 0, dtype: t.dtype }, [t], out);
+    } finally {
+      this.free(t.buffer);
+    }
   }
 
   /** Temporary contiguous buffer of `shape`; the caller frees it. */
