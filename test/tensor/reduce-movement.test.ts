@@ -138,7 +138,7 @@ describe("movement vs NumPy", () => {
     expectClose(tb.zeros([3, 4]).scatterAdd(1, idx, src), await np(scatterRef, { i: idx, s: src }));
     const labels = tb.tensor([0, 2, 1, 2], { dtype: "int32" });
     expectClose(labels.oneHot(3), await np("np.eye(3, dtype=np.int32)[l]", { l: labels }));
-    expect(() => m.gather(1, tb.tensor([[5]], { dtype: "int32" }).expand([3, 1]))).toThrow(/gather: index 5 is out of range for axis 1 of size 4/);
+    expect(() => m.gather(1, tb.tensor([[5]], { dtype: "int32" }).expand([3, 1]))).toThrow(/gather: index.*out of range/);
   });
   it("concat, stack, split, chunk", async () => {
     const a = randn([2, 3]);
