@@ -75,3 +75,4 @@ export type { ProgressOptions } from "./display/progress.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export * as data from "./data/index.js";
+export { save, load, saveSync, loadSync, checkpointMetadata, type TensorRecord, type SaveOptions } from "./io/checkpoint.js";

@@ -17,6 +17,7 @@ import { Variable } from "../graph/variable.js";
 import { inPhase, withGrad } from "../core/trace.js";
 import { add, div, eq, maximum, mul, pow, sqrt, sub, where } from "../ops/elementwise.js";
 import { fmtShape } from "../tensor/shape.js";
+import { checkpointMetadata, unflattenOptimizerState } from "../io/checkpoint.js";
 
 /** Hyperparameters are numbers or booleans (pairs such as betas are split into two). */
 export type Hyper = Record<string, number | boolean>;
@@ -159,9 +160,13 @@ export abstract class Optimizer<H extends { lr: number }> {
   }
 
   /** Restores hyperparameters and state saved by stateDict() from an optimizer over
-   *  parameters of the same shapes, in the same groups. */
-  loadStateDict(dict: OptimizerStateDict): void {
+   *  parameters of the same shapes, in the same groups. Also takes the record that
+   *  tb.load returns for a file saved with tb.save(path, optimizer.stateDict()). */
+  loadStateDict(input: OptimizerStateDict | Record<string, Tensor>): void {
     const name = this.constructor.name;
+    const dict: OptimizerStateDict = Array.isArray((input as Partial<OptimizerStateDict>).paramGroups)
+      ? (input as OptimizerStateDict)
+      : unflattenOptimizerState(input as Record<string, Tensor>, checkpointMetadata(input as Record<string, Tensor>), `${name}.loadStateDict`);
     if (dict.paramGroups.length !== this.paramGroups.length) {
       throw new Error(`${name}.loadStateDict: the state has ${dict.paramGroups.length} parameter groups, this optimizer ${this.paramGroups.length}`);
     }
