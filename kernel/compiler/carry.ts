@@ -60,8 +60,13 @@ export class Carried {
   }
 }
 
-/** Entries for the import declarations of a cell (its original source). */
-export function importEntries(source: ts.SourceFile): Entry[] {
+/**
+ * Entries for the import declarations of a checked cell. `checker` tells what each imported
+ * name is: `import x = ns.y` re-aliases every meaning (and generic types) but only works
+ * for genuine module exports; a function or variable (possibly a property of an
+ * `export =` value, as in node:path) is carried as `const x: typeof alias` instead.
+ */
+export function importEntries(source: ts.SourceFile, checker: ts.TypeChecker): Entry[] {
   const out: Entry[] = [];
   for (const s of source.statements) {
     if (!ts.isImportDeclaration(s) || !ts.isStringLiteral(s.moduleSpecifier) || !s.importClause) continue;
@@ -69,13 +74,21 @@ export function importEntries(source: ts.SourceFile): Entry[] {
     const clause = s.importClause;
     const ns = `__tbm${++aliasCounter}`;
     const nsLine = `import * as ${ns} from ${spec};`;
-    const defaultEntry = (name: string): Entry => {
-      const d = `__tbd${++aliasCounter}`;
-      // A default import is not a namespace, so it cannot be re-aliased with `import =`:
-      // carry its value and (when it has one) its type meaning separately.
-      return { name, module: [`import ${d} from ${spec};`], global: `const ${name}: typeof ${d};\ntype ${name} = ${d};` };
+    const meanings = (id: ts.Identifier): ts.SymbolFlags => {
+      const sym = checker.getSymbolAtLocation(id);
+      if (!sym) return ts.SymbolFlags.None;
+      return sym.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(sym).flags : sym.flags;
     };
-    if (clause.name) out.push(defaultEntry(clause.name.text));
+    // A value-only name (function, variable) carried through a named module-level import.
+    const valueEntry = (name: string, remote: string, withType: boolean): Entry => {
+      const a = `__tbn${++aliasCounter}`;
+      const line = remote === "default" ? `import ${a} from ${spec};` : `import { ${remote} as ${a} } from ${spec};`;
+      return { name, module: [line], global: `const ${name}: typeof ${a};` + (withType ? `\ntype ${name} = ${a};` : "") };
+    };
+    if (clause.name) {
+      const f = meanings(clause.name);
+      out.push(valueEntry(clause.name.text, "default", (f & ts.SymbolFlags.Type) !== 0));
+    }
     const nb = clause.namedBindings;
     if (nb && ts.isNamespaceImport(nb)) {
       out.push({ name: nb.name.text, module: [nsLine], global: `export import ${nb.name.text} = ${ns};` });
@@ -83,7 +96,9 @@ export function importEntries(source: ts.SourceFile): Entry[] {
       for (const el of nb.elements) {
         const local = el.name.text;
         const remote = el.propertyName ? el.propertyName.text : local;
-        if (remote === "default") out.push(defaultEntry(local));
+        const f = meanings(el.name);
+        const valueOnly = (f & ts.SymbolFlags.Value) !== 0 && (f & (ts.SymbolFlags.Type | ts.SymbolFlags.Namespace)) === 0;
+        if (remote === "default" || valueOnly) out.push(valueEntry(local, remote, remote === "default" && (f & ts.SymbolFlags.Type) !== 0));
         else out.push({ name: local, module: [nsLine], global: `export import ${local} = ${ns}.${remote};` });
       }
     }

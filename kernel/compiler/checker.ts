@@ -396,6 +396,7 @@ export class CellChecker {
   emitAndCarry(cell: Prepared, transformers: ts.CustomTransformers): Emitted {
     const program = this.program();
     const sf = program.getSourceFile(this.cellFile);
+    if (!sf) throw new Error("tensorbook kernel: the cell file is missing from the program");
     let js = "";
     let map = "";
     let dts = "";
@@ -411,7 +412,7 @@ export class CellChecker {
     // the public type of Program.emit omits.
     type EmitForced = (sf: ts.SourceFile | undefined, write: ts.WriteFileCallback, token: undefined, dtsOnly: boolean, tr: undefined, forceDts: boolean) => ts.EmitResult;
     if (cell.declares) (program.emit as EmitForced)(sf, write, undefined, true, undefined, true);
-    const entries = [...importEntries(cell.source), ...declarationEntries(dts)];
+    const entries = [...importEntries(sf, program.getTypeChecker()), ...declarationEntries(dts)];
     if (entries.length > 0) {
       this.carried.put(entries);
       this.setVirtual(this.prevFile, this.carried.text());

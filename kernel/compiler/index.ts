@@ -174,7 +174,13 @@ class TypeScriptEngine implements Engine {
     const file = this.checker.probe(text);
     const info = this.checker.service.getQuickInfoAtPosition(file, pos);
     if (!info) return undefined;
-    let out = ts.displayPartsToString(info.displayParts);
+    // Names carried from earlier cells' imports are aliases of generated module names.
+    let out = ts
+      .displayPartsToString(info.displayParts)
+      .split("\n")
+      .filter((l) => !/^import \S+ = __tb[mn]\d+/.test(l))
+      .map((l) => l.replace(/^\(alias\) /, ""))
+      .join("\n");
     const doc = ts.displayPartsToString(info.documentation);
     if (doc) out += "\n\n" + doc;
     if (detailLevel === 1 || doc) {

@@ -68,6 +68,21 @@ describe("imports", () => {
     expect(await s.value("const pth: typeof p = p; pth.basename('/a/b.txt')")).toBe("'b.txt'");
   });
 
+  it("named imports of every kind carry: functions of an `export =` module, generic types, classes", async () => {
+    write(dir, {
+      "lib/kinds.ts": "export interface Box<T> { value: T }\nexport class Counter { n = 0; inc() { return ++this.n; } }\nexport type Pairish<A, B> = [A, B];\nexport enum Mode { On = 'on' }\n",
+    });
+    await s.value("import { join as pjoin, sep } from 'node:path';\nimport { Box, Counter, type Pairish, Mode } from './lib/kinds';");
+    expect(
+      await s.value(`const bx: Box<string> = { value: pjoin("a", "b") };
+const pr: Pairish<number, Mode> = [1, Mode.On];
+const ctr = new Counter(); ctr.inc();
+[bx.value, pr[1], ctr.n, sep].join(" ")`),
+    ).toBe("'a/b on 1 /'");
+    const err = await s.error("const wrongBox: Box<number> = { value: 'x' };");
+    expect(err.evalue).toMatch(/Type 'string' is not assignable to type 'number'/);
+  });
+
   it("relative .ts files, with and without extension, and their own relative imports", async () => {
     expect(await s.value("import { twice, type Pair } from './lib/util';\nconst pr: Pair = { a: 1, b: 2 };\ntwice(pr)")).toBe("106");
     expect(await s.value("import * as util2 from './lib/util.ts'; util2.twice({ a: 0, b: 1 })")).toBe("102");

@@ -47,6 +47,14 @@ describe("inspect and help", () => {
     expect(s.engine.inspect("   ", 1, 0)).toEqual({ found: false, data: {}, metadata: {} });
   });
 
+  it("names imported by earlier cells show their own types, not internal aliases", async () => {
+    await s.value("import * as nodePath from 'node:path';\nimport { basename } from 'node:path';");
+    const ns = s.engine.inspect("nodePath", 8, 0).data["text/plain"] as string;
+    expect(ns).toContain("const nodePath: nodePath.PlatformPath");
+    expect(ns).not.toMatch(/__tb|\(alias\)/);
+    expect(s.engine.inspect("basename", 8, 0).data["text/plain"]).toMatch(/^const basename: \(path: string, suffix\?: string\) => string/);
+  });
+
   it("`?x`, `x?` and `help(x)` return a page payload and do not run", async () => {
     for (const code of ["?documented", "documented?", "help(documented)", "?? documented"]) {
       const r = await s.run(code);
