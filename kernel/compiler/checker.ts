@@ -95,6 +95,42 @@ function lineStarts(text: string): number[] {
 }
 
 /** Top-level declarations that carry to later cells and lack an `export` of their own. */
+/**
+ * Globals that the kernel and Node's own modules use: a cell's top-level declarations
+ * become globals, so declaring one of these would break the kernel, not just the cell.
+ */
+const PROTECTED = new Set([
+  "process", "console", "globalThis", "global", "Buffer", "require", "module", "exports",
+  "setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "clearImmediate", "queueMicrotask",
+  "Object", "Function", "Array", "String", "Number", "Boolean", "Symbol", "BigInt", "Promise", "Error", "TypeError",
+  "RangeError", "JSON", "Math", "Reflect", "Proxy", "Map", "Set", "WeakMap", "WeakSet", "Date", "RegExp",
+  "Uint8Array", "ArrayBuffer", "SharedArrayBuffer", "Atomics", "TextEncoder", "TextDecoder", "URL",
+  "undefined", "NaN", "Infinity",
+]);
+
+/** Top-level names a cell declares that would replace a global the kernel relies on. */
+export function protectedDeclarations(source: ts.SourceFile): { name: string; at: number }[] {
+  const out: { name: string; at: number }[] = [];
+  const visit = (n: ts.BindingName | ts.Identifier | undefined) => {
+    if (!n) return;
+    if (ts.isIdentifier(n)) {
+      if (PROTECTED.has(n.text) || n.text.startsWith("__tensorbook")) out.push({ name: n.text, at: n.getStart(source) });
+    } else for (const el of n.elements) if (!ts.isOmittedExpression(el)) visit(el.name);
+  };
+  for (const s of source.statements) {
+    if (ts.isVariableStatement(s)) for (const d of s.declarationList.declarations) visit(d.name);
+    else if (ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s) || ts.isEnumDeclaration(s)) visit(s.name);
+    else if (ts.isModuleDeclaration(s) && ts.isIdentifier(s.name)) visit(s.name);
+    else if (ts.isImportDeclaration(s) && s.importClause && !s.importClause.isTypeOnly) {
+      visit(s.importClause.name);
+      const nb = s.importClause.namedBindings;
+      if (nb && ts.isNamespaceImport(nb)) visit(nb.name);
+      else if (nb) for (const el of nb.elements) if (!el.isTypeOnly) visit(el.name);
+    }
+  }
+  return out;
+}
+
 function needsExport(s: ts.Statement): boolean {
   const carries =
     // `using` resources are disposed at the end of the cell: nothing to carry.
@@ -376,6 +412,12 @@ export class CellChecker {
 
   /** Sets the cell file and returns its syntactic (+ semantic unless nocheck) errors. */
   check(cell: Prepared): CellDiagnostic[] {
+    const clash = protectedDeclarations(cell.source).map(({ name, at }) => ({
+      ...cell.lineCol(at),
+      code: 0,
+      message: `a top-level '${name}' would replace the global '${name}' that the kernel and Node rely on (cell declarations are globals); rename it or declare it inside a block`,
+    }));
+    if (clash.length > 0) return clash;
     this.setVirtual(this.cellFile, cell.checkText);
     let all = this.diagnostics(cell);
     if (all.some((d) => MODULE_NOT_FOUND.has(d.code))) {

@@ -48,7 +48,7 @@ function interruptedOutcome(): ErrorOutcome {
 }
 
 function typeErrorOutcome(diags: CellDiagnostic[], name: string): ErrorOutcome {
-  const lines = diags.map((d) => `${name}:${d.line}:${d.col}: ${d.message} (TS${d.code})`);
+  const lines = diags.map((d) => `${name}:${d.line}:${d.col}: ${d.message}${d.code ? ` (TS${d.code})` : ""}`);
   return { status: "error", ename: "TSError", evalue: lines.join("\n"), traceback: lines };
 }
 
@@ -58,6 +58,7 @@ class TypeScriptEngine implements Engine {
   private readonly checker: CellChecker;
   private readonly maps = new CellMaps();
   private abort: ((e: Error) => void) | undefined;
+  private readonly names = new Map<string, number>();
 
   constructor(cwd: string) {
     this.checker = new CellChecker(cwd);
@@ -83,7 +84,11 @@ class TypeScriptEngine implements Engine {
     try {
       const help = helpRequest(code);
       if (help) return { status: "ok", payload: [this.page(help.text, help.at, help.expr)] };
-      const name = `cell[${options.executionCount}]`;
+      // Script names must stay unique: silent runs repeat an execution count.
+      const base = `cell[${options.executionCount}]`;
+      const seen = (this.names.get(base) ?? 0) + 1;
+      this.names.set(base, seen);
+      const name = seen === 1 ? base : `${base}#${seen}`;
       const cell = new Prepared(code);
       const diags = this.checker.check(cell);
       if (diags.length > 0) return typeErrorOutcome(diags, name);

@@ -41,7 +41,7 @@ export class CellMaps {
 
   /** Rewrites one stack line; undefined drops it. */
   private frame(line: string): string | undefined {
-    const m = /^(\s*at .*?)\(?(cell\[\d+\]):(\d+):(\d+)\)?$/.exec(line);
+    const m = /^(\s*at .*?)\(?(cell\[\d+\](?:#\d+)?):(\d+):(\d+)\)?$/.exec(line);
     if (m) {
       const pos = this.maps.get(m[2])?.(Number(m[3]), Number(m[4]));
       const where = pos ? `${m[2]}:${pos.line}:${pos.col}` : `${m[2]}`;
@@ -83,7 +83,7 @@ export class CellMaps {
       const base = raw.findIndex((l) => /at (AsyncLocalStorage\.run|Script\.runInThisContext) /.test(l));
       if (base >= 0) {
         raw = raw.slice(0, base);
-        if (raw.length > 0 && /^\s*at cell\[\d+\]:\d+:\d+$/.test(raw[raw.length - 1])) raw.pop();
+        if (raw.length > 0 && /^\s*at cell\[\d+\](#\d+)?:\d+:\d+$/.test(raw[raw.length - 1])) raw.pop();
       }
       // Frames after the outermost cell frame are its callers: the kernel (or a test).
       let lastCell = -1;

@@ -101,6 +101,17 @@ const wrong: number = "text";
     expect(err.traceback[0]).toMatch(/:1:21: Type 'number' is not assignable to type 'string'/);
   });
 
+  it("declaring a global the kernel relies on is refused, naming it", async () => {
+    const err = await s.error("const ok2 = 1;\nconst { process, other } = { process: 1, other: 2 };\nfunction console() {}");
+    const n = s.executionCount;
+    expect(err.traceback).toEqual([
+      `cell[${n}]:2:9: a top-level 'process' would replace the global 'process' that the kernel and Node rely on (cell declarations are globals); rename it or declare it inside a block`,
+      `cell[${n}]:3:10: a top-level 'console' would replace the global 'console' that the kernel and Node rely on (cell declarations are globals); rename it or declare it inside a block`,
+    ]);
+    expect(typeof process.exit).toBe("function");
+    expect(await s.value("(() => { const process = 'block scoped is fine'; return process; })()")).toBe("'block scoped is fine'");
+  });
+
   it("syntax errors are reported with their position", async () => {
     const err = await s.error("const x = (1 + ;");
     expect(err.traceback[0]).toMatch(/:1:16: Expression expected/);
@@ -207,6 +218,17 @@ outer(5);`);
     const err = await s.error("await null;\nthrower();");
     expect(err.traceback).toContain(`    at thrower (cell[${defined}]:2:9)`);
     expect(err.traceback).toContain(`    at cell[${s.executionCount}]:2:1`);
+  });
+
+  it("a repeated execution count (silent runs) keeps each script's own source map", async () => {
+    const io = new RecordingIO();
+    const opts = { executionCount: 500, storeHistory: false };
+    await s.engine.execute("function firstAt500() {\n  throw new Error('one');\n}", io, opts);
+    await s.engine.execute("\n\n\nfunction secondAt500() { throw new Error('two'); }", io, opts);
+    const err = await s.error("firstAt500()");
+    expect(err.traceback[1]).toBe("    at firstAt500 (cell[500]:2:9)");
+    const err2 = await s.error("secondAt500()");
+    expect(err2.traceback[1]).toBe("    at secondAt500 (cell[500]#2:4:32)");
   });
 
   it("a thrown non-Error value is reported", async () => {
