@@ -99,16 +99,16 @@ describe("wasm thread pool", () => {
   test("a process that used 2 threads exits by itself (workers never keep it alive)", () => {
     // transpile the backend sources to a temp dir and run a plain node script on them
     const dir = mkdtempSync(join(tmpdir(), "tb-wasm-exit-"));
-    const src = new URL("../../src/backend/", import.meta.url);
-    const files = ["backend.ts", ...readdirSync(new URL("wasm/", src)).map((f) => `wasm/${f}`)];
-    mkdirSync(join(dir, "wasm"));
+    const src = new URL("../../src/", import.meta.url);
+    const files = ["backend/backend.ts", "random/philox.ts", ...readdirSync(new URL("backend/wasm/", src)).map((f) => `backend/wasm/${f}`)];
+    for (const d of ["backend/wasm", "random"]) mkdirSync(join(dir, d), { recursive: true });
     for (const f of files) {
       const js = ts.transpileModule(readFileSync(new URL(f, src), "utf8"), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
       writeFileSync(join(dir, f.replace(/\.ts$/, ".js")), js);
     }
     writeFileSync(join(dir, "package.json"), '{"type":"module"}');
     writeFileSync(join(dir, "main.js"), `
-      import { createWasmBackend } from "./wasm/index.js";
+      import { createWasmBackend } from "./backend/wasm/index.js";
       const be = createWasmBackend({ threads: 2 });
       const n = 256, a = be.allocate(n * n * 4), c = be.allocate(n * n * 4);
       const v = (b) => ({ buffer: b, dtype: "float32", shape: [n, n], strides: [n, 1], offset: 0 });

@@ -106,6 +106,7 @@ export function buildElementwise(spec: ElementwiseSpec, pages: { initial: number
   const R = spec.outerRank;
   const nOps = spec.dtypes.length;
   const f = new Fn([I32, I32, I32, I32]);
+  f.hoistConstants = true;
   const desc = 0, start = 1, end = 2;
   const L = f.local(I32), pos = f.local(I32), row = f.local(I32), col = f.local(I32), cnt = f.local(I32);
   const rem = f.local(I32), idx = f.local(I32), i = f.local(I32);

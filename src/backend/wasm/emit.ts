@@ -140,15 +140,30 @@ export class Fn {
   /** v128.const with four equal f32 lanes. */
   f32x4(x: number): this {
     f32buf[0] = x;
-    this.v(S.const);
-    for (let l = 0; l < 4; l++) this.code.push(...f32bytes);
-    return this;
+    return this.v128splat(Array.from(f32bytes));
   }
   /** v128.const with four equal i32 lanes. */
   i32x4(n: number): this {
-    const b = new Uint8Array(new Int32Array([n]).buffer);
+    return this.v128splat(Array.from(new Uint8Array(new Int32Array([n]).buffer)));
+  }
+
+  /** When set, vector constants become locals initialised once at function entry: V8 does
+   *  not hoist v128.const out of loops, and materialising one takes several instructions. */
+  hoistConstants = false;
+  private readonly constLocals = new Map<string, number>();
+
+  private v128splat(lane: number[]): this {
+    if (this.hoistConstants) {
+      const key = lane.join(",");
+      let l = this.constLocals.get(key);
+      if (l === undefined) {
+        l = this.local(V128);
+        this.constLocals.set(key, l);
+      }
+      return this.get(l);
+    }
     this.v(S.const);
-    for (let l = 0; l < 4; l++) this.code.push(...b);
+    for (let l = 0; l < 4; l++) this.code.push(...lane);
     return this;
   }
   block(): this { return this.op(O.block, VOID); }
@@ -189,6 +204,14 @@ export class Fn {
     for (const [n, t] of groups) {
       uleb(out, n);
       out.push(t);
+    }
+    for (const [key, l] of this.constLocals) {
+      out.push(0xfd);
+      uleb(out, S.const);
+      const lane = key.split(",").map(Number);
+      for (let i = 0; i < 4; i++) out.push(...lane);
+      out.push(O.local_set);
+      uleb(out, l);
     }
     out.push(...this.code, O.end);
     const sized: number[] = [];
