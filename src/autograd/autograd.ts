@@ -11,6 +11,7 @@ import type { Prim, Params } from "../ops/prims.js";
 import { Tensor } from "../tensor/tensor.js";
 import { fmtShape, shapesEqual } from "../tensor/shape.js";
 import { add, full, onesLike, zerosLike, cast } from "../ops/api.js";
+import { scope } from "../core/runtime.js";
 
 /** Gradients of roots (seeded) with respect to every tensor on their tape. */
 export function computeGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean): Map<Tensor, Tensor> {
@@ -43,10 +44,31 @@ function accumulateGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean)
       order.push(t);
     }
   }
+  // Eagerly and without createGraph, backward temporaries are freed as soon as they are
+  // consumed: each vjp runs in a scope (its intermediates die with it) and a node's
+  // gradient is disposed once passed on, unless the same tensor is stored for another
+  // entry (uses counts map entries per tensor) or was handed in by the caller (seeds).
+  // Leaf gradients are the result and are never freed here.
+  const eager = !createGraph && currentTrace().name === "eager";
+  const seedSet = new Set(seeds);
   const grads = new Map<Tensor, Tensor>();
+  const uses = new Map<Tensor, number>();
+  const store = (x: Tensor, g: Tensor) => {
+    grads.set(x, g);
+    uses.set(g, (uses.get(g) ?? 0) + 1);
+  };
+  const release = (g: Tensor) => {
+    const n = (uses.get(g) ?? 0) - 1;
+    if (n > 0) return void uses.set(g, n);
+    uses.delete(g);
+    if (eager && !seedSet.has(g)) g.dispose();
+  };
   roots.forEach((r, i) => {
     const prev = grads.get(r);
-    grads.set(r, prev ? add(prev, seeds[i]) : seeds[i]);
+    if (prev) {
+      store(r, add(prev, seeds[i]));
+      release(prev);
+    } else store(r, seeds[i]);
   });
   withGrad(createGraph, () => {
     for (let k = order.length - 1; k >= 0; k--) {
@@ -55,17 +77,30 @@ function accumulateGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean)
       const g = grads.get(t);
       if (!node || !g) continue;
       const rule = rules[node.prim] as { vjp: ((g: Tensor, xs: Tensor[], out: Tensor, p: Params<Prim>) => (Tensor | null)[]) | null };
-      if (!rule.vjp) continue;
-      const gs = rule.vjp(g, [...node.inputs], t, node.params as Params<Prim>);
-      node.inputs.forEach((x, i) => {
-        const gi = gs[i];
-        if (!gi || !x.requiresGrad) return;
-        if (!shapesEqual(gi.shape, x.shape)) {
-          throw new Error(`internal: vjp of ${node.prim} gave a gradient ${fmtShape(gi.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
-        }
-        const prev = grads.get(x);
-        grads.set(x, prev ? add(prev, gi) : gi);
-      });
+      if (rule.vjp) {
+        const vjp = rule.vjp;
+        const run = () => vjp(g, [...node.inputs], t, node.params as Params<Prim>);
+        const gs = eager ? scope(run) : run();
+        node.inputs.forEach((x, i) => {
+          const gi = gs[i];
+          if (!gi || !x.requiresGrad) return;
+          if (!shapesEqual(gi.shape, x.shape)) {
+            throw new Error(`internal: vjp of ${node.prim} gave a gradient ${fmtShape(gi.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
+          }
+          const prev = grads.get(x);
+          if (!prev) return store(x, gi);
+          store(x, add(prev, gi));
+          release(prev);
+          // gi was consumed by the sum; free it unless something else holds it.
+          if (eager && gi !== g && !uses.has(gi) && !seedSet.has(gi)) gi.dispose();
+        });
+      }
+      // A non-leaf's gradient is not needed once passed to its inputs (with createGraph the
+      // caller may ask for it: tb.grad's stand-ins for taped inputs are non-leaves).
+      if (eager) {
+        grads.delete(t);
+        release(g);
+      }
     }
   });
   return grads;
