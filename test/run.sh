@@ -29,3 +29,9 @@ export TENSORBOOK_PYTHON=/usr/bin/python3
 export JUPYTER_DATA_DIR="${JUPYTER_DATA_DIR:-$(mktemp -d)}"
 
 npx vitest run "$@"
+
+# The tensor suite once more on the plain TypeScript reference backend, the oracle: every
+# NumPy and finite-difference check holds both backends to one standard.
+if [ $# -eq 0 ]; then
+  TENSORBOOK_TEST_BACKEND=reference npx vitest run test/tensor
+fi

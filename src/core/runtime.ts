@@ -12,13 +12,14 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Backend, Buffer } from "../backend/backend.js";
-import { ReferenceBackend } from "../backend/reference.js";
+import { createWasmBackend } from "../backend/wasm/index.js";
 
 let current: Backend | undefined;
 
-/** The backend new tensors are created on (the reference backend unless set). */
+/** The backend new tensors are created on: the WebAssembly SIMD backend unless set (tests
+ *  also run everything on the plain TypeScript reference backend, the oracle). */
 export function getBackend(): Backend {
-  if (!current) current = new ReferenceBackend();
+  if (!current) current = createWasmBackend();
   return current;
 }
 
