@@ -76,3 +76,4 @@ export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export * as data from "./data/index.js";
 export { save, load, saveSync, loadSync, checkpointMetadata, type TensorRecord, type SaveOptions } from "./io/checkpoint.js";
+export { fit } from "./nn/fit.js";

@@ -11,3 +11,4 @@ export { MultiheadAttention, TransformerEncoderLayer, causalMask, type Attention
 export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCEWithLogitsLoss } from "./losses.js";
 export { summary, ModelSummary, type SummaryRow } from "./summary.js";
 export * as init from "./init.js";
+export { fit, type FitOptions, type History, type Metric } from "./fit.js";

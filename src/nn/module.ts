@@ -22,6 +22,7 @@ import { Variable } from "../graph/variable.js";
 import { nameScope } from "../graph/scope.js";
 import { withGrad } from "../core/trace.js";
 import { fmtShape } from "../tensor/shape.js";
+import { displaySymbol, type MimeBundle } from "../display/protocol.js";
 
 /** Called at the start of each module call while a summary is being recorded (depth 0 is
  *  the outermost call); the returned function receives the call's output. */
@@ -287,6 +288,11 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   [inspect.custom](): string {
     return this.toString();
+  }
+
+  /** Notebooks show the repr (a module is a function object, which would show as one). */
+  [displaySymbol](): MimeBundle {
+    return { "text/plain": this.toString() };
   }
 }
 
