@@ -167,6 +167,15 @@ const IGNORED = new Set([
   7005, // `let z;` at top level: fine in a cell, an error only because we export it
 ]);
 
+/** A file's mtime, or -1 when it is gone (then a new version reads it as missing). */
+function mtimeOf(f: string): number {
+  try {
+    return fs.statSync(f).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
 /** "Cannot find module" and kin: worth a second look after forgetting cached misses. */
 const MODULE_NOT_FOUND = new Set([2307, 2792, 7016]);
 
@@ -198,6 +207,9 @@ export class CellChecker {
   private readonly virtual = new Map<string, { text: string; version: number; snap?: ts.IScriptSnapshot }>();
   private readonly diskText = new Map<string, string | undefined>();
   private readonly diskSnap = new Map<string, ts.IScriptSnapshot | undefined>();
+  /** mtime of each user file (see isUserFile) as last read: its script version. */
+  private readonly userFiles = new Map<string, number>();
+  private readonly libDir = path.dirname(ts.getDefaultLibFilePath({}));
   private readonly dirExists = new Map<string, boolean>();
   private readonly realpaths = new Map<string, string>();
   readonly service: ts.LanguageService;
@@ -305,11 +317,36 @@ export class CellChecker {
   }
 
   private version(f: string): string {
-    return String(this.virtual.get(f)?.version ?? 0);
+    const v = this.virtual.get(f);
+    if (v) return String(v.version);
+    return String(this.userFiles.get(f) ?? 0);
+  }
+
+  /** The user's own files (not packages, not TypeScript's lib): these may be edited. */
+  private isUserFile(f: string): boolean {
+    return !this.virtual.has(f) && !f.includes("/node_modules/") && !f.startsWith(this.libDir);
+  }
+
+  /**
+   * Notices edits of the user's files that earlier programs read (a helper .ts next to the
+   * notebook): one stat per such file per cell; an edited file gets a new version.
+   */
+  private refreshUserFiles(): void {
+    for (const f of this.parsed.keys()) {
+      if (!this.isUserFile(f)) continue;
+      const mtime = mtimeOf(f);
+      if (this.userFiles.get(f) !== mtime) {
+        this.userFiles.set(f, mtime);
+        this.diskText.delete(f);
+        this.diskSnap.delete(f);
+        this.dirty = true;
+      }
+    }
   }
 
   /** A parsed file from the shared registry; unchanged files keep their SourceFile (and binding). */
   private sourceFile(f: string, languageVersion: ts.ScriptTarget | ts.CreateSourceFileOptions): ts.SourceFile | undefined {
+    if (!this.userFiles.has(f) && this.isUserFile(f)) this.userFiles.set(f, mtimeOf(f));
     const version = this.version(f);
     const hit = this.parsed.get(f);
     if (hit && hit.version === version) return hit.sf;
@@ -418,6 +455,7 @@ export class CellChecker {
       message: `a top-level '${name}' would replace the global '${name}' that the kernel and Node rely on (cell declarations are globals); rename it or declare it inside a block`,
     }));
     if (clash.length > 0) return clash;
+    this.refreshUserFiles();
     this.setVirtual(this.cellFile, cell.checkText);
     let all = this.diagnostics(cell);
     if (all.some((d) => MODULE_NOT_FOUND.has(d.code))) {

@@ -4,7 +4,8 @@
 //   "tensorbook"            this project's library (dist/src/index.js, else src/index.ts)
 //   node: and builtin names Node's own modules
 //   "./x", "../x", "/abs"   files relative to the notebook's folder, with or without
-//                           extension (.ts, .tsx, .mts, .js, .mjs, .cjs, index files)
+//                           extension (.ts, .tsx, .mts, .js, .mjs, .cjs, index files);
+//                           an edited .ts file is reloaded by the next import
 //   anything else           an npm package resolved from the notebook's folder
 //                           (import-meta-resolve), CommonJS or ESM-only
 //
@@ -67,11 +68,16 @@ function probe(p) {
   for (const e of PROBE) if (isFile(p + "/index" + e)) return p + "/index" + e;
   return undefined;
 }
+function versioned(file) {
+  const url = pathToFileURL(file).href;
+  if (!TS.test(file) || file.includes("/node_modules/")) return url;
+  try { return url + "?v=" + statSync(file).mtimeMs; } catch { return url; }
+}
 export async function resolve(spec, ctx, next) {
   const parent = ctx.parentURL;
   if (parent && parent.startsWith("file:") && TS.test(new URL(parent).pathname) && /^\\.\\.?\\//.test(spec)) {
     const hit = probe(fileURLToPath(new URL(spec, parent)));
-    if (hit) return { url: pathToFileURL(hit).href, shortCircuit: true };
+    if (hit) return { url: versioned(hit), shortCircuit: true };
   }
   return next(spec, ctx);
 }
@@ -115,6 +121,22 @@ export function probeFile(p: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A user .ts file's URL carries its mtime (`?v=`), here and in the loader hook alike: an
+ * edited file is loaded afresh by the next import, an unchanged one stays the same
+ * module instance. Plain .js files keep Node's own identity (no query), since Node
+ * resolves their relative imports itself.
+ */
+function versionedUrl(file: string): string {
+  const url = pathToFileURL(file).href;
+  if (!TS_FILE.test(file) || file.includes(`${path.sep}node_modules${path.sep}`)) return url;
+  try {
+    return `${url}?v=${fs.statSync(file).mtimeMs}`;
+  } catch {
+    return url;
+  }
+}
+
 /** The URL of this project's library entry point. */
 export function libraryUrl(): string {
   const root = projectRoot();
@@ -149,7 +171,7 @@ export class ModuleLoader {
     if (spec.startsWith("./") || spec.startsWith("../") || path.isAbsolute(spec)) {
       const hit = probeFile(path.resolve(this.cwd, spec));
       if (!hit) throw new Error(`Cannot find module '${spec}' from ${this.cwd} (tried the path, .ts/.js/.mjs/.cjs/.json extensions and index files)`);
-      return pathToFileURL(hit).href;
+      return versionedUrl(hit);
     }
     try {
       return resolveSpecifier(spec, this.base);

@@ -51,11 +51,12 @@ export class CellMaps {
     if (!/^\s*at /.test(line)) return line;
     // A transpiled user .ts file whose frame the runtime did not map (a replaced
     // Error.prepareStackTrace skips Node's source maps): map it with Node's cached map.
-    const t = /^(.*?)(file:\/\/[^\s)]+\.(?:ts|tsx|mts|cts)):(\d+):(\d+)(\)?)$/.exec(line);
+    const t = /^(.*?)(file:\/\/[^\s)?]+\.(?:ts|tsx|mts|cts))(\?[^\s):]*)?:(\d+):(\d+)(\)?)$/.exec(line);
     if (t) {
-      const e = findSourceMap(t[2])?.findEntry(Number(t[3]) - 1, Number(t[4]) - 1) as { originalLine?: number; originalColumn?: number } | undefined;
+      const url = t[2] + (t[3] ?? "");
+      const e = findSourceMap(url)?.findEntry(Number(t[4]) - 1, Number(t[5]) - 1) as { originalLine?: number; originalColumn?: number } | undefined;
       if (e?.originalLine !== undefined && e.originalColumn !== undefined) {
-        return `${t[1]}${fileURLToPath(t[2])}:${e.originalLine + 1}:${e.originalColumn + 1}${t[5]}`;
+        return `${t[1]}${fileURLToPath(t[2])}:${e.originalLine + 1}:${e.originalColumn + 1}${t[6]}`;
       }
     }
     if (line.includes("node:internal") || line.includes(kernelDir) || line.includes("/node_modules/vitest/") || line.includes("/node_modules/tinypool/")) {

@@ -91,6 +91,18 @@ const ctr = new Counter(); ctr.inc();
     expect(err.evalue).toMatch(/Property 'b' is missing/);
   });
 
+  it("an edited .ts file is type-checked and loaded afresh by the next import", async () => {
+    const file = path.join(dir, "lib", "edited.ts");
+    fs.writeFileSync(file, "export const version: number = 1;\n");
+    expect(await s.value("import { version } from './lib/edited';\nversion + 1")).toBe("2");
+    fs.writeFileSync(file, "export const version: string = 'two';\n");
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(file, later, later);
+    expect(await s.value("import { version as v2 } from './lib/edited';\nv2.toUpperCase()")).toBe("'TWO'");
+    // Its unchanged neighbours stay the same module instances.
+    expect(await s.value("import * as again from './lib/util'; again.twice === util2.twice")).toBe("true");
+  });
+
   it("relative .js/.mjs files, with and without extension", async () => {
     expect(await s.value("import { fromMjs } from './plain.mjs'; fromMjs")).toBe("'mjs'");
     expect(await s.value("import common from './common'; common.fromCjs")).toBe("'cjs'");
