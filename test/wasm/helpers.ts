@@ -2,6 +2,10 @@
 // oracles over strided views, and NumPy (Debian's /usr/bin/python3) as an oracle.
 
 import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ts from "typescript";
 import type { AnyTypedArray, Backend, DType, ScalarExpr, View } from "../../src/backend/backend.js";
 import { contiguousStrides } from "../../src/backend/wasm/index.js";
 
@@ -103,4 +107,22 @@ export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, rtol: numb
     if (!(r <= worst)) worst = Number.isNaN(r) ? Infinity : r;
   }
   return worst;
+}
+
+/** Transpiles the wasm backend (and what it imports) to plain ESM in a temp dir, so a child
+ *  `node` process can load it (for runtime flags and process-exit checks). Returns the dir;
+ *  the backend is at <dir>/backend/wasm/index.js. */
+export function transpileBackend(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tb-wasm-"));
+  const src = new URL("../../src/", import.meta.url);
+  const files = ["backend/backend.ts", "random/philox.ts", ...readdirSync(new URL("backend/wasm/", src)).map((f) => `backend/wasm/${f}`)];
+  for (const d of ["backend/wasm", "random"]) mkdirSync(join(dir, d), { recursive: true });
+  for (const f of files) {
+    const js = ts.transpileModule(readFileSync(new URL(f, src), "utf8"), {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    writeFileSync(join(dir, f.replace(/\.ts$/, ".js")), js);
+  }
+  writeFileSync(join(dir, "package.json"), '{"type":"module"}');
+  return dir;
 }

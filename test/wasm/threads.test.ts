@@ -3,14 +3,12 @@
 // backend usable, and a process using the pool exits by itself when its work is done.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import ts from "typescript";
 import { describe, expect, test } from "vitest";
 import type { ScalarExpr, View } from "../../src/backend/backend.js";
 import { createWasmBackend, OutOfMemoryError, type WasmBackend } from "../../src/backend/wasm/index.js";
-import { download, empty, inp, randn, size, upload } from "./helpers.js";
+import { download, empty, inp, randn, size, transpileBackend, upload } from "./helpers.js";
 
 /** Runs fn on a fresh backend with `threads` threads and returns the output bits. */
 function bits(threads: number, fn: (be: WasmBackend) => View): { bits: Uint32Array; workers: number } {
@@ -97,16 +95,7 @@ describe("wasm thread pool", () => {
   });
 
   test("a process that used 2 threads exits by itself (workers never keep it alive)", () => {
-    // transpile the backend sources to a temp dir and run a plain node script on them
-    const dir = mkdtempSync(join(tmpdir(), "tb-wasm-exit-"));
-    const src = new URL("../../src/", import.meta.url);
-    const files = ["backend/backend.ts", "random/philox.ts", ...readdirSync(new URL("backend/wasm/", src)).map((f) => `backend/wasm/${f}`)];
-    for (const d of ["backend/wasm", "random"]) mkdirSync(join(dir, d), { recursive: true });
-    for (const f of files) {
-      const js = ts.transpileModule(readFileSync(new URL(f, src), "utf8"), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-      writeFileSync(join(dir, f.replace(/\.ts$/, ".js")), js);
-    }
-    writeFileSync(join(dir, "package.json"), '{"type":"module"}');
+    const dir = transpileBackend();
     writeFileSync(join(dir, "main.js"), `
       import { createWasmBackend } from "./backend/wasm/index.js";
       const be = createWasmBackend({ threads: 2 });

@@ -64,10 +64,12 @@ export interface ElementwiseSpec {
   dtypes: DType[];
   classes: LaneClass[];
   outerRank: number;
+  /** Use relaxed-SIMD fused multiply-add in polynomial evaluation. */
+  fma: boolean;
 }
 
 export function elementwiseKey(s: ElementwiseSpec): string {
-  return `ew|${exprKey(s.expr)}|${s.dtypes.join(",")}|${s.classes.join("")}|${s.outerRank}`;
+  return `ew|${exprKey(s.expr)}|${s.dtypes.join(",")}|${s.classes.join("")}|${s.outerRank}|${s.fma}`;
 }
 
 /** Pushes a vector load of operand at pointer local p (class c or s). */
@@ -119,7 +121,7 @@ export function buildElementwise(spec: ElementwiseSpec, pages: { initial: number
   const shapeBase = 1 + nOps * (2 + R);
   const size = (k: number) => itemSize[spec.dtypes[k]!];
   const outDtype = spec.dtypes[0]!;
-  const gen = new ExprGen(mod, f, (ix) => val[ix + 1]!, spec.expr);
+  const gen = new ExprGen(mod, f, (ix) => val[ix + 1]!, spec.expr, spec.fma);
 
   const store = (one: boolean) => {
     const v = f.local(V128);

@@ -99,8 +99,8 @@ export class ExprGen {
   private readonly cached = new Map<ScalarExpr, number>();
 
   /** `inputLocal(i)` returns the local holding input i (already in register representation). */
-  constructor(mod: ModuleBuilder, private readonly f: Fn, private readonly inputLocal: (i: number) => number, root: ScalarExpr) {
-    this.math = new MathLib();
+  constructor(mod: ModuleBuilder, private readonly f: Fn, private readonly inputLocal: (i: number) => number, root: ScalarExpr, fma: boolean) {
+    this.math = new MathLib(fma);
     this.ints = new IntLib(mod);
     this.count(root);
   }

@@ -158,6 +158,7 @@ class WasmBackendImpl implements WasmBackend {
       dtypes: views.map((v) => v.dtype),
       classes: layout.strides.map((s) => laneClass(s[R]!)),
       outerRank: R,
+      fma: this.rt.relaxed,
     };
     const kernel = this.rt.kernel(elementwiseKey(spec), () => buildElementwise(spec, this.rt.pages));
     const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v))));
