@@ -98,6 +98,14 @@ describe("wasm reduce", () => {
     expect(reduce("max", v, [1], "float32")).toEqual([NaN, 5]);
     expect(reduce("min", v, [1], "float32")).toEqual([NaN, 2]);
     expect(reduce("argmax", v, [1], "int32")).toEqual([1, 1]);
+    // NaN inside the vectorised part of a long row (16-wide and 4-wide steps)
+    for (const pos of [5, 37, 60]) {
+      const long = randn(67, pos);
+      long[pos] = NaN;
+      const lv = upload(be, long, [1, 67]);
+      expect(reduce("max", lv, [1], "float32"), `NaN at ${pos}`).toEqual([NaN]);
+      expect(reduce("min", lv, [1], "float32"), `NaN at ${pos}`).toEqual([NaN]);
+    }
   });
 
   test("rows longer than one block (fixed-block sums) and empty reduced axes", () => {

@@ -81,6 +81,14 @@ function buildRowReduce(op: ReduceOp, src: DType, out: DType, pages: { initial: 
   const fold = (x: number, y: number) => {
     c.scalar(f, x, y);
   };
+  // float max/min: pmax/pmin (one instruction each; f32x4.max is a NaN-aware sequence in V8)
+  // with NaN lanes tracked separately, so NaN still wins.
+  const nanTrack = fl && (op === "max" || op === "min");
+  const vv = f.local(V128), nan = f.local(V128);
+  const accumulateTracked = (j: number) => {
+    f.get(a[j]!).get(vv).v(op === "max" ? S.f32x4_pmax : S.f32x4_pmin).set(a[j]!);
+    f.get(nan).get(vv).get(vv).v(S.f32x4_ne).v(S.or).set(nan);
+  };
   f.get(mode).op(O.i32_eqz).if_();
   f.forRange(u, () => f.get(start), () => f.get(end), 1, () => {
     f.get(u).get(nb).op(O.i32_div_u).set(row);
@@ -90,14 +98,20 @@ function buildRowReduce(op: ReduceOp, src: DType, out: DType, pages: { initial: 
     f.get(Rn).get(blk).i32(BLOCK).op(O.i32_mul).op(O.i32_sub).set(len);
     f.i32(BLOCK).get(len).get(len).i32(BLOCK).op(O.i32_gt_s).op(O.select).set(len);
     for (const x of a) splatInit().set(x);
+    if (nanTrack) f.i32x4(0).set(nan);
     f.i32(0).set(i);
     if (src !== "bool") {
       f.block().loop();
       f.get(i).i32(16).op(O.i32_add).get(len).op(O.i32_gt_s).brIf(1);
       for (let j = 0; j < 4; j++) {
-        f.get(a[j]!).get(p).vmem(S.load, 0, 16 * j);
-        c.vec(f);
-        f.set(a[j]!);
+        if (nanTrack) {
+          f.get(p).vmem(S.load, 0, 16 * j).set(vv);
+          accumulateTracked(j);
+        } else {
+          f.get(a[j]!).get(p).vmem(S.load, 0, 16 * j);
+          c.vec(f);
+          f.set(a[j]!);
+        }
       }
       f.get(p).i32(64).op(O.i32_add).set(p);
       f.get(i).i32(16).op(O.i32_add).set(i);
@@ -105,10 +119,16 @@ function buildRowReduce(op: ReduceOp, src: DType, out: DType, pages: { initial: 
     }
     f.block().loop();
     f.get(i).i32(4).op(O.i32_add).get(len).op(O.i32_gt_s).brIf(1);
-    f.get(a[0]!);
-    loadVec();
-    c.vec(f);
-    f.set(a[0]!);
+    if (nanTrack) {
+      loadVec();
+      f.set(vv);
+      accumulateTracked(0);
+    } else {
+      f.get(a[0]!);
+      loadVec();
+      c.vec(f);
+      f.set(a[0]!);
+    }
     f.get(p).i32(4 * size).op(O.i32_add).set(p);
     f.get(i).i32(4).op(O.i32_add).set(i);
     f.br(0).end().end();
@@ -125,6 +145,7 @@ function buildRowReduce(op: ReduceOp, src: DType, out: DType, pages: { initial: 
     f.set(t);
     fold(s, t);
     f.set(s);
+    if (nanTrack) f.f32(NaN).get(s).get(nan).v(S.any_true).op(O.select).set(s);
     f.block().loop();
     f.get(i).get(len).op(O.i32_ge_s).brIf(1);
     f.get(p).mem(src === "bool" ? O.i32_load8_u : fl ? O.f32_load : O.i32_load, src === "bool" ? 0 : 2).set(t);
