@@ -327,20 +327,35 @@ describe("gradient clipping", () => {
 });
 
 describe("compiled training steps", () => {
-  const setup = (kind: "sgd" | "adam", seed: number) => {
+  type Kind = "sgd" | "adam" | "adamw-amsgrad" | "rmsprop" | "adagrad";
+  const setup = (kind: Kind, seed: number, clip = false) => {
     tb.seed(seed);
     const model = new nn.Sequential(new nn.Linear(6, 8), new nn.Tanh(), new nn.Linear(8, 3));
-    const opt = kind === "sgd" ? new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: false }) : new optim.Adam(model.parameters(), { lr: 0.01 });
-    const step = (x: Tensor, y: Tensor) => opt.minimize(tb.crossEntropy(model(x), y));
+    const ps = model.parameters();
+    const opt: optim.Optimizer<{ lr: number }> =
+      kind === "sgd" ? new optim.SGD(ps, { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: false })
+      : kind === "adam" ? new optim.Adam(ps, { lr: 0.01 })
+      : kind === "adamw-amsgrad" ? new optim.AdamW(ps, { lr: 0.01, amsgrad: true })
+      : kind === "rmsprop" ? new optim.RMSprop(ps, { lr: 0.01, centered: true, momentum: 0.5 })
+      : new optim.Adagrad(ps, { lr: 0.1, lrDecay: 0.05 });
+    const step = (x: Tensor, y: Tensor) => {
+      if (!clip) return opt.minimize(tb.crossEntropy(model(x), y));
+      opt.zeroGrad();
+      const loss = tb.crossEntropy(model(x), y);
+      loss.backward();
+      optim.clipGradNorm(ps, 0.5);
+      opt.step();
+      return loss;
+    };
     return { model, opt, step };
   };
 
-  it.each(["sgd", "adam"] as const)("%s: tb.fn(step) matches eager steps over 6 calls, lr changes included", (kind) => {
+  it.each([["sgd", false], ["adam", false], ["adamw-amsgrad", true], ["rmsprop", false], ["adagrad", true]] as const)("%s (clipping: %s): tb.fn(step) matches eager steps over 6 calls, lr changes included", (kind, clip) => {
     tb.seed(50);
     const x = tb.randn([10, 6]);
     const y = tb.randint(0, 3, [10]);
-    const eager = setup(kind, 7);
-    const graph = setup(kind, 7);
+    const eager = setup(kind, 7, clip);
+    const graph = setup(kind, 7, clip);
     const compiled = fn(graph.step);
     const sE = new optim.StepLR(eager.opt, 2, 0.5);
     const sG = new optim.StepLR(graph.opt, 2, 0.5);
