@@ -165,6 +165,13 @@ describe("wasm elementwise", () => {
     });
   });
 
+  test("an int32 view read as a float32 expression input is converted on load", () => {
+    const a = Int32Array.from([-3, 0, 5, 7, 100]);
+    const va = upload(be, a, [5], "int32");
+    const e: ScalarExpr = { op: "mul", a: inp(0, "float32"), b: { op: "const", value: 0.5, dtype: "float32" }, dtype: "float32" };
+    expect(run(e, [va], [5])).toEqual(Array.from(a, (v) => v * 0.5));
+  });
+
   test("copy kernel materialises a strided view and casts", () => {
     const a = Int32Array.from({ length: 24 }, (_, i) => i - 12);
     const va: View = { ...upload(be, a, [2, 3, 4], "int32"), shape: [4, 3, 2], strides: [1, 4, 12] };

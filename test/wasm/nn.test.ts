@@ -81,6 +81,28 @@ describe("wasm conv2d", () => {
     });
   }
 
+  test("non-contiguous weight and dy views are accepted (copied to dense layouts)", () => {
+    const c = configs[0]!;
+    const x = randn(size(c.x), 70), w = randn(size(c.w), 71);
+    const vx = upload(be, x, c.x);
+    // the weight stored as (KW, KH, C, O) and viewed as (O, C, KH, KW)
+    const [O, C, KH, KW] = c.w as [number, number, number, number];
+    const stored = new Float32Array(w.length);
+    forEachIndex(c.w, ([o, ci, kh, kw], flat) => (stored[((kw! * KH + kh!) * C + ci!) * O + o!] = w[flat]!));
+    const vwT: View = { ...upload(be, stored, [KW, KH, C, O]), shape: c.w, strides: [1, O, C * O, KH * C * O] };
+    const yShape = [c.x[0]!, O, 9, 8];
+    const y1 = empty(be, yShape), y2 = empty(be, yShape);
+    be.dispatch({ kind: "conv2d", x: vx, w: upload(be, w, c.w), out: y1, params: c.params });
+    be.dispatch({ kind: "conv2d", x: vx, w: vwT, out: y2, params: c.params });
+    expect(Array.from(download(be, y2))).toEqual(Array.from(download(be, y1)));
+    const d1 = empty(be, c.x), d2 = empty(be, c.x);
+    const dyData = randn(size(yShape), 72);
+    const dy = upload(be, dyData, yShape);
+    be.dispatch({ kind: "conv2dInputGrad", dy, w: upload(be, w, c.w), out: d1, params: c.params });
+    be.dispatch({ kind: "conv2dInputGrad", dy, w: vwT, out: d2, params: c.params });
+    expect(Array.from(download(be, d2))).toEqual(Array.from(download(be, d1)));
+  });
+
   test("a wrong weight shape names the op and the shapes", () => {
     const vx = upload(be, randn(2 * 3 * 4 * 4, 1), [2, 3, 4, 4]);
     const vw = upload(be, randn(4 * 2 * 3 * 3, 1), [4, 2, 3, 3]);

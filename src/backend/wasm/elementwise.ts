@@ -121,7 +121,7 @@ export function buildElementwise(spec: ElementwiseSpec, pages: { initial: number
   const shapeBase = 1 + nOps * (2 + R);
   const size = (k: number) => itemSize[spec.dtypes[k]!];
   const outDtype = spec.dtypes[0]!;
-  const gen = new ExprGen(mod, f, (ix) => val[ix + 1]!, spec.expr, spec.fma);
+  const gen = new ExprGen(mod, f, (ix) => val[ix + 1]!, (ix) => spec.dtypes[ix + 1]!, spec.expr, spec.fma);
 
   const store = (one: boolean) => {
     const v = f.local(V128);

@@ -98,8 +98,16 @@ export class ExprGen {
   private readonly uses = new Map<ScalarExpr, number>();
   private readonly cached = new Map<ScalarExpr, number>();
 
-  /** `inputLocal(i)` returns the local holding input i (already in register representation). */
-  constructor(mod: ModuleBuilder, private readonly f: Fn, private readonly inputLocal: (i: number) => number, root: ScalarExpr, fma: boolean) {
+  /** `inputLocal(i)` returns the local holding input i, in the register representation of
+   *  `inputDtype(i)` (the dtype of the view it was loaded from). */
+  constructor(
+    mod: ModuleBuilder,
+    private readonly f: Fn,
+    private readonly inputLocal: (i: number) => number,
+    private readonly inputDtype: (i: number) => DType,
+    root: ScalarExpr,
+    fma: boolean,
+  ) {
     this.math = new MathLib(fma);
     this.ints = new IntLib(mod);
     this.count(root);
@@ -137,6 +145,8 @@ export class ExprGen {
     switch (e.op) {
       case "input":
         f.get(this.inputLocal(e.index));
+        // the local holds the view's dtype; the expression may read it as another
+        coerce(f, this.inputDtype(e.index), e.dtype);
         return;
       case "const":
         if (e.dtype === "float32") f.f32x4(e.value);

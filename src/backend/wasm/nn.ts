@@ -278,27 +278,28 @@ export function dispatchNN(be: WasmBackendImpl, k: Kernel): void {
     case "conv2d": {
       const g = convGeometry(k.x, k.w, k.out, k.params, "conv2d");
       const col = be.temp("float32", [g.N, g.G, g.Cg * g.KK, g.P]);
+      const [w, ownW] = dense(be, k.w);
       try {
         im2col(be, k.x, g, k.params, be.base(col), g.C * g.KK * g.P, g.P);
-        const wv: View = { ...k.w, shape: [1, g.G, g.Og, g.Cg * g.KK], strides: [0, g.Og * k.w.strides[0]!, k.w.strides[0]!, k.w.strides[3]!] };
-        assertDense(k.w, "conv2d weight");
+        const wv: View = { ...w, shape: [1, g.G, g.Og, g.Cg * g.KK], strides: [0, g.Og * w.strides[0]!, w.strides[0]!, w.strides[3]!] };
         be.matmul(wv, col, outAs(k.out, [g.N, g.G, g.Og, g.P]), undefined, []);
       } finally {
         be.free(col.buffer);
+        if (ownW) be.free(w.buffer);
       }
       return;
     }
     case "conv2dInputGrad": {
       const g = convGeometry(k.out, k.w, k.dy, k.params, "conv2dInputGrad");
-      assertDense(k.w, "conv2dInputGrad weight");
+      const [w, ownW] = dense(be, k.w);
+      const [dy, ownDy] = dense(be, k.dy);
       const dcol = be.temp("float32", [g.N, g.G, g.Cg * g.KK, g.P]);
       const dxT = isContiguous(k.out) ? undefined : be.temp("float32", k.out.shape);
       const dx = dxT ?? k.out;
       try {
-        const ws = k.w.strides[0]!;
-        const wT: View = { ...k.w, shape: [1, g.G, g.Cg * g.KK, g.Og], strides: [0, g.Og * ws, k.w.strides[3]!, ws] };
-        const dyv: View = { ...k.dy, shape: [g.N, g.G, g.Og, g.P], strides: [k.dy.strides[0]!, g.Og * k.dy.strides[1]!, k.dy.strides[1]!, k.dy.strides[3]!] };
-        if (!isContiguous(k.dy)) throw new Error("wasm backend: conv2dInputGrad: dy must be contiguous (copy it first)");
+        const ws = w.strides[0]!;
+        const wT: View = { ...w, shape: [1, g.G, g.Cg * g.KK, g.Og], strides: [0, g.Og * ws, w.strides[3]!, ws] };
+        const dyv: View = { ...dy, shape: [g.N, g.G, g.Og, g.P], strides: [dy.strides[0]!, g.Og * dy.strides[1]!, dy.strides[1]!, dy.strides[3]!] };
         be.matmul(wT, dyv, dcol, undefined, []);
         be.elementwise({ op: "const", value: 0, dtype: "float32" }, [], dx);
         const rt = be.rt;
@@ -313,6 +314,8 @@ export function dispatchNN(be: WasmBackendImpl, k: Kernel): void {
       } finally {
         be.free(dcol.buffer);
         if (dxT) be.free(dxT.buffer);
+        if (ownW) be.free(w.buffer);
+        if (ownDy) be.free(dy.buffer);
       }
       return;
     }
@@ -399,8 +402,12 @@ export function dispatchNN(be: WasmBackendImpl, k: Kernel): void {
   }
 }
 
-function assertDense(v: View, what: string): void {
-  if (!isContiguous(v)) throw new Error(`wasm backend: ${what} [${v.shape}] must be contiguous (copy it first)`);
+/** The view itself if contiguous, else a contiguous float32 copy (owned: free it). */
+function dense(be: WasmBackendImpl, v: View): [View, boolean] {
+  if (isContiguous(v)) return [v, false];
+  const t = be.temp("float32", v.shape);
+  be.elementwise({ op: "input", index: 0, dtype: v.dtype }, [v], t);
+  return [t, true];
 }
 
 /** The contiguous out view reinterpreted with another shape of the same size. */
