@@ -346,10 +346,11 @@ export class Identity extends Module {
 // ---------------------------------------------------------------------------------------
 // Containers: items are own fields "0", "1", ..., so model[0] works and they are children.
 
-/** A list of modules (not callable with data: its owner decides how to use them). */
-export class ModuleList extends Module<never[], never> {
-  readonly [index: number]: AnyModule;
-  constructor(modules: Iterable<AnyModule> = []) {
+/** A list of modules (not callable with data: its owner decides how to use them). Typed by
+ *  its items: new ModuleList([new Linear(4, 4), new Linear(4, 4)]) iterates Linears. */
+export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[], never> {
+  readonly [index: number]: M;
+  constructor(modules: Iterable<M> = []) {
     super();
     this._passThrough = true;
     for (const m of modules) this.append(m);
@@ -359,12 +360,12 @@ export class ModuleList extends Module<never[], never> {
     while (Object.hasOwn(this, String(n))) n++;
     return n;
   }
-  append(m: AnyModule): this {
-    (this as unknown as Record<string, AnyModule>)[String(this.length)] = m;
+  append(m: M): this {
+    (this as unknown as Record<string, M>)[String(this.length)] = m;
     this._named = false;
     return this;
   }
-  *[Symbol.iterator](): IterableIterator<AnyModule> {
+  *[Symbol.iterator](): IterableIterator<M> {
     for (let i = 0; i < this.length; i++) yield this[i]!;
   }
   forward(): never {

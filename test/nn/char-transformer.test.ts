@@ -27,7 +27,7 @@ class CharModel extends nn.Module {
   }
   forward(ids: Tensor): Tensor {
     let h = this.tok(ids).add(this.pos); // [B, T, D]
-    for (const b of this.blocks) h = (b as nn.TransformerEncoderLayer)(h, { isCausal: true });
+    for (const b of this.blocks) h = b(h, { isCausal: true });
     return this.head(this.norm(h)); // [B, T, V]
   }
 }

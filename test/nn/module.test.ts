@@ -35,7 +35,7 @@ class Net extends nn.Module {
   }
   forward(x: Tensor): Tensor {
     let h = this.encoder(x);
-    for (const l of this.layers) h = (l as nn.Linear)(h);
+    for (const l of this.layers) h = l(h);
     return this.bn(h).mul(this.scale);
   }
 }
