@@ -165,6 +165,28 @@ describe("wasm elementwise", () => {
     });
   });
 
+  test("constants are run-time parameters: new values reuse the compiled kernel", () => {
+    const a = randn(50, 12), va = upload(be, a, [50]);
+    const scaled = (c: number, k: number): ScalarExpr => ({
+      op: "add", a: { op: "mul", a: inp(0), b: { op: "const", value: c, dtype: "float32" }, dtype: "float32" },
+      b: { op: "const", value: k, dtype: "float32" }, dtype: "float32",
+    });
+    expect(run(scaled(0.5, 1), [va], [50])).toEqual(Array.from(a, (v) => f(f(v * 0.5) + 1)));
+    const before = be.kernelCount();
+    for (const [c, k] of [[0.25, -3], [1e-3, 7.5], [-2, 0]] as const) {
+      expect(run(scaled(c, k), [va], [50])).toEqual(Array.from(a, (v) => f(f(v * f(c)) + f(k))));
+    }
+    const fill = (v: number, dtype: DType) => run({ op: "const", value: v, dtype }, [], [6], dtype);
+    expect(fill(3.25, "float32")).toEqual(new Array(6).fill(3.25));
+    expect(fill(-7, "int32")).toEqual(new Array(6).fill(-7));
+    expect(fill(1, "bool")).toEqual(new Array(6).fill(1));
+    const mid = be.kernelCount();
+    expect(fill(9, "float32")).toEqual(new Array(6).fill(9));
+    expect(fill(0, "bool")).toEqual(new Array(6).fill(0));
+    expect(be.kernelCount()).toBe(mid);
+    expect(mid - before).toBe(3); // one fill kernel per dtype, none for the new scale constants
+  });
+
   test("an int32 view read as a float32 expression input is converted on load", () => {
     const a = Int32Array.from([-3, 0, 5, 7, 100]);
     const va = upload(be, a, [5], "int32");

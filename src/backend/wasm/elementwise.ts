@@ -15,12 +15,12 @@
 //   [0]                      L
 //   per operand k (k = 0 is out, then inputs): base byte address, inner stride (elements),
 //                            R outer strides (elements)          -> (2 + R) words each
-//   then the R outer sizes.
+//   then the R outer sizes, then the expression's run-time constants (one word each).
 
 import type { DType, ScalarExpr, View } from "../backend.js";
 import { itemSize } from "../backend.js";
 import { Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
-import { ExprGen, exprKey } from "./expr.js";
+import { constWords, ExprGen, exprKey } from "./expr.js";
 
 export type LaneClass = "c" | "z" | "s";
 
@@ -149,6 +149,7 @@ export function buildElementwise(spec: ElementwiseSpec, pages: { initial: number
   };
 
   word(0).set(L);
+  gen.loadParams(desc, (shapeBase + R) * 4);
   f.get(start).set(pos);
   f.block().loop();
   f.get(pos).get(end).op(O.i32_ge_s).brIf(1);
@@ -221,8 +222,9 @@ export function buildElementwise(spec: ElementwiseSpec, pages: { initial: number
   return mod;
 }
 
-/** Writes the descriptor words for a collapsed layout; returns them as an Int32Array. */
-export function elementwiseDescriptor(layout: CollapsedLayout, bases: number[]): Int32Array {
+/** The descriptor words for a collapsed layout, followed by the expression's parameter
+ *  consts (see constWords in expr.ts). */
+export function elementwiseDescriptor(layout: CollapsedLayout, bases: number[], expr: ScalarExpr): Int32Array {
   const R = layout.shape.length - 1;
   const words: number[] = [layout.shape[R]!];
   layout.strides.forEach((s, k) => {
@@ -230,6 +232,7 @@ export function elementwiseDescriptor(layout: CollapsedLayout, bases: number[]):
     for (let d = 0; d < R; d++) words.push(s[d]!);
   });
   for (let d = 0; d < R; d++) words.push(layout.shape[d]!);
+  words.push(...constWords(expr));
   return new Int32Array(words);
 }
 

@@ -97,6 +97,8 @@ export class ExprGen {
   private readonly ints: IntLib;
   private readonly uses = new Map<ScalarExpr, number>();
   private readonly cached = new Map<ScalarExpr, number>();
+  private readonly slots: Map<ScalarExpr, number>;
+  private readonly paramLocals: number[] = [];
 
   /** `inputLocal(i)` returns the local holding input i, in the register representation of
    *  `inputDtype(i)` (the dtype of the view it was loaded from). */
@@ -111,6 +113,20 @@ export class ExprGen {
     this.math = new MathLib(fma);
     this.ints = new IntLib(mod);
     this.count(root);
+    this.slots = constParams(root);
+  }
+
+  /** Emits loads of the parameter consts (descriptor words from byte `offset` of the local
+   *  `desc`) into splatted locals. Call once, before the loops. */
+  loadParams(desc: number, offset: number): void {
+    const f = this.f;
+    for (const [e, slot] of this.slots) {
+      const l = f.local(V128);
+      this.paramLocals[slot] = l;
+      if (e.dtype === "float32") f.get(desc).mem(O.f32_load, 2, offset + 4 * slot).v(S.f32x4_splat);
+      else f.get(desc).mem(O.i32_load, 2, offset + 4 * slot).v(S.i32x4_splat);
+      f.set(l);
+    }
   }
 
   private count(e: ScalarExpr): void {
@@ -149,7 +165,8 @@ export class ExprGen {
         coerce(f, this.inputDtype(e.index), e.dtype);
         return;
       case "const":
-        if (e.dtype === "float32") f.f32x4(e.value);
+        if (this.slots.has(e)) f.get(this.paramLocals[this.slots.get(e)!]!);
+        else if (e.dtype === "float32") f.f32x4(e.value);
         else if (e.dtype === "int32") f.i32x4(e.value | 0);
         else f.i32x4(e.value ? 1 : 0);
         return;
@@ -330,11 +347,63 @@ export function children(e: ScalarExpr): ScalarExpr[] {
   }
 }
 
-/** A stable text key for caching compiled kernels (shared subtrees print once per use). */
-export function exprKey(e: ScalarExpr): string {
-  switch (e.op) {
-    case "input": return `i${e.index}:${e.dtype}`;
-    case "const": return `c${e.value}:${e.dtype}`;
-    default: return `${e.op}:${e.dtype}(${children(e).map(exprKey).join(",")})`;
+type ConstExpr = Extract<ScalarExpr, { op: "const" }>;
+
+/** Const nodes whose value is compiled into the code: pow exponents (exact special cases)
+ *  and max/min bounds (pmax/pmin need a non-NaN bound). */
+function bakedConsts(root: ScalarExpr): Set<ScalarExpr> {
+  const baked = new Set<ScalarExpr>();
+  const seen = new Set<ScalarExpr>();
+  const walk = (e: ScalarExpr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    if (e.op === "pow" && e.b.op === "const") baked.add(e.b);
+    if (e.op === "max" || e.op === "min") for (const c of [e.a, e.b]) if (c.op === "const") baked.add(c);
+    children(e).forEach(walk);
+  };
+  walk(root);
+  return baked;
+}
+
+/** Every other const is a run-time parameter read from the kernel's descriptor, so kernels
+ *  that differ only in constants (x * 0.5, x * 0.25, a learning rate per step) share one
+ *  compiled module. Slots are numbered by first occurrence in pre-order. */
+export function constParams(root: ScalarExpr): Map<ScalarExpr, number> {
+  const baked = bakedConsts(root);
+  const slots = new Map<ScalarExpr, number>();
+  const walk = (e: ScalarExpr): void => {
+    if (e.op === "const" && !baked.has(e) && !slots.has(e)) slots.set(e, slots.size);
+    children(e).forEach(walk);
+  };
+  walk(root);
+  return slots;
+}
+
+/** Descriptor words for the parameter consts, in slot order (f32 bits, i32, or 0/1). */
+export function constWords(root: ScalarExpr): number[] {
+  const words: number[] = [];
+  const f = new Float32Array(1), i = new Int32Array(f.buffer);
+  for (const e of constParams(root).keys()) {
+    const c = e as ConstExpr;
+    if (c.dtype === "float32") {
+      f[0] = c.value;
+      words.push(i[0]!);
+    } else words.push(c.dtype === "int32" ? c.value | 0 : c.value ? 1 : 0);
   }
+  return words;
+}
+
+/** A stable text key for caching compiled kernels: structure, dtypes, parameter slots and
+ *  baked constant values (shared subtrees print once per use). */
+export function exprKey(root: ScalarExpr): string {
+  const baked = bakedConsts(root);
+  const slots = constParams(root);
+  const rec = (e: ScalarExpr): string => {
+    switch (e.op) {
+      case "input": return `i${e.index}:${e.dtype}`;
+      case "const": return baked.has(e) ? `c${e.value}:${e.dtype}` : `p${slots.get(e)}:${e.dtype}`;
+      default: return `${e.op}:${e.dtype}(${children(e).map(rec).join(",")})`;
+    }
+  };
+  return rec(root);
 }

@@ -161,7 +161,7 @@ class WasmBackendImpl implements WasmBackend {
       fma: this.rt.relaxed,
     };
     const kernel = this.rt.kernel(elementwiseKey(spec), () => buildElementwise(spec, this.rt.pages));
-    const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v))));
+    const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v)), expr));
     this.rt.run(kernel, desc, n, { minPerThread: EW_MIN_PER_THREAD, align: 16 });
   }
 
