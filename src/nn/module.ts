@@ -10,7 +10,7 @@
 // how Sequential and ModuleList store their items):
 //   parameters: Variable fields that require grad, or were registered with registerParameter
 //   buffers:    Variable fields registered with registerBuffer or not requiring grad
-//   children:   Module fields
+//   children:   Module fields (and the items of plain arrays of modules, "<field>.<i>")
 // Fields whose names start with "_" are internal and never state. The first call of a
 // root module, and every parameters()/namedParameters()/stateDict(), names the tree: each
 // child's scope becomes its attribute name and each Variable's name its dotted path
@@ -119,10 +119,15 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   // -------------------------------------------------------------------------------------
   // Walking the tree
 
-  /** Direct children as [attribute name, module], in field order. */
+  /** Direct children as [attribute name, module], in field order. A plain array of
+   *  modules counts as a ModuleList would: its items are "<field>.<index>". */
   *namedChildren(): IterableIterator<[string, AnyModule]> {
     for (const [k, v] of Object.entries(this)) {
-      if (!k.startsWith("_") && v instanceof Module) yield [k, v as AnyModule];
+      if (k.startsWith("_")) continue;
+      if (v instanceof Module) yield [k, v as AnyModule];
+      else if (Array.isArray(v) && v.length > 0 && v.every((m) => m instanceof Module)) {
+        for (let i = 0; i < v.length; i++) yield [`${k}.${i}`, v[i] as AnyModule];
+      }
     }
   }
 

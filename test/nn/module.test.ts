@@ -81,6 +81,18 @@ describe("Module", () => {
     expect(seq.length).toBe(3);
   });
 
+  it("plain arrays of modules are children too, named <field>.<index>", () => {
+    class Stack extends nn.Module {
+      blocks = [new nn.Linear(2, 2), new nn.Linear(2, 2)];
+      forward(x: Tensor): Tensor {
+        return this.blocks.reduce((h, b) => b(h), x);
+      }
+    }
+    const s = new Stack();
+    expect(s.namedParameters().map(([k]) => k)).toEqual(["blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias"]);
+    expect(trace((x: Tensor) => s(x), tb.ones([1, 2])).toString()).toContain("# blocks.1");
+  });
+
   it("module names become name scopes in traced graphs", () => {
     tb.seed(1);
     const model = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2));
