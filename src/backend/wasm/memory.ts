@@ -59,19 +59,26 @@ export class Heap {
     const list = this.freeLists.get(size);
     let addr = list?.pop();
     if (addr === undefined) {
-      if (this.top + size > this.limit) {
-        throw new OutOfMemoryError(
-          `wasm backend: out of memory allocating ${bytes} bytes (${this.inUse} in use, limit ${this.limit}): ` +
-            "free tensors with dispose()/tb.scope or use smaller batches",
-        );
-      }
+      if (this.top + size > this.limit) throw this.oom(bytes);
       addr = this.top;
-      this.ensure(addr + size);
+      try {
+        this.ensure(addr + size);
+      } catch {
+        // the runtime could not commit more pages (system memory): same advice
+        throw this.oom(bytes);
+      }
       this.top += size;
     }
     this.live.set(addr, size);
     this.inUse += size;
     return addr;
+  }
+
+  private oom(bytes: number): OutOfMemoryError {
+    return new OutOfMemoryError(
+      `wasm backend: out of memory allocating ${bytes} bytes (${this.inUse} in use, limit ${this.limit}): ` +
+        "free tensors with dispose()/tb.scope or use smaller batches",
+    );
   }
 
   free(addr: number): void {
