@@ -25,8 +25,10 @@ export type Hyper = Record<string, number | boolean>;
 /** A parameter group as given to a constructor: params plus overrides of the defaults. */
 export type ParamGroupInput<H> = { params: Iterable<Tensor> } & Partial<H>;
 
-/** A live parameter group. `lr` reads and writes the scalar Variable `lrVar`. */
-export type ParamGroup<H> = H & { params: Tensor[]; readonly lrVar: Variable };
+/** A live parameter group. `lr` reads and writes the scalar Variable `lrVar`; so do the
+ *  other hyperparameters schedulers change (SGD and RMSprop `momentum`, Adam `beta1`),
+ *  each through its Variable in `vars`. */
+export type ParamGroup<H> = H & { params: Tensor[]; readonly lrVar: Variable; readonly vars: Record<string, Variable> };
 
 export interface OptimizerStateDict {
   /** Per-parameter state by the parameter's index over all groups, PyTorch's key names
@@ -80,18 +82,23 @@ export abstract class Optimizer<H extends { lr: number }> {
     });
     const { params: _p, ...overrides } = input as ParamGroupInput<H> & Record<string, unknown>;
     const hyper = { ...this.defaults, ...overrides } as H;
-    const lrVar = scalarVar(hyper.lr, `lr${this.paramGroups.length}`);
     const group = { ...hyper, params } as unknown as ParamGroup<H>;
-    Object.defineProperty(group, "lrVar", { value: lrVar, enumerable: false });
-    let lr = hyper.lr;
-    Object.defineProperty(group, "lr", {
-      enumerable: true,
-      get: () => lr,
-      set: (v: number) => {
-        lr = v;
-        withGrad(false, () => lrVar._assign(Tensor._scalar(v, "float32")));
-      },
-    });
+    const vars: Record<string, Variable> = {};
+    for (const key of ["lr", ...this.scheduledHypers()]) {
+      let value = (hyper as unknown as Record<string, number>)[key]!;
+      const v = scalarVar(value, `${key}${this.paramGroups.length}`);
+      vars[key] = v;
+      Object.defineProperty(group, key, {
+        enumerable: true,
+        get: () => value,
+        set: (x: number) => {
+          value = x;
+          withGrad(false, () => v._assign(Tensor._scalar(x, "float32")));
+        },
+      });
+    }
+    Object.defineProperty(group, "vars", { value: vars, enumerable: false });
+    Object.defineProperty(group, "lrVar", { value: vars.lr, enumerable: false });
     this.paramGroups.push(group);
   }
 
@@ -126,6 +133,13 @@ export abstract class Optimizer<H extends { lr: number }> {
     loss.backward();
     this.step();
     return loss;
+  }
+
+  /** Hyperparameters besides lr that schedulers may change between steps: each gets a
+   *  scalar Variable (group.vars[key]) that the update reads. A method, not a field, since
+   *  the base constructor needs it before subclass fields exist. */
+  protected scheduledHypers(): string[] {
+    return [];
   }
 
   protected abstract initState(p: Tensor, group: ParamGroup<H>): State;
@@ -224,19 +238,25 @@ export class SGD extends Optimizer<SGDOptions> {
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new Error("SGD: nesterov momentum needs momentum > 0 and dampening 0");
     super(params, o);
   }
+  protected override scheduledHypers(): string[] {
+    return ["momentum"];
+  }
+  // Whether a parameter keeps a momentum buffer is decided at its first step (momentum
+  // nonzero then, e.g. set by OneCycleLR); the buffer's factor is read from the Variable.
   protected initState(p: Tensor, group: ParamGroup<SGDOptions>): State {
     return group.momentum ? { momentum_buffer: stateLike(p, "momentum_buffer"), step: scalarVar(0, "step") } : {};
   }
   protected update(p: Variable, grad: Tensor, s: State, group: ParamGroup<SGDOptions>): void {
     let g = group.weightDecay ? add(grad, mul(p, group.weightDecay)) : grad;
-    if (group.momentum) {
-      const buf0 = s.momentum_buffer!;
+    if (s.momentum_buffer) {
+      const buf0 = s.momentum_buffer;
       const step = s.step!;
-      let buf = add(mul(buf0, group.momentum), mul(g, 1 - group.dampening));
+      const mom = group.vars.momentum!;
+      let buf = add(mul(buf0, mom), mul(g, 1 - group.dampening));
       // The first step starts the buffer at g; only dampening makes that differ from the
       // general formula with a zero buffer, so only then is the step count consulted.
       if (group.dampening) buf = where(eq(step, 0), g, buf);
-      g = group.nesterov ? add(g, mul(buf, group.momentum)) : buf;
+      g = group.nesterov ? add(g, mul(buf, mom)) : buf;
       buf0.assign(buf);
       step.assign(add(step, 1));
     }
@@ -276,14 +296,18 @@ export class Adam extends Optimizer<AdamOptions> {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options: AdamInput = {}) {
     super(params, adamDefaults(options, 0));
   }
+  protected override scheduledHypers(): string[] {
+    return ["beta1"];
+  }
   protected initState(p: Tensor, group: ParamGroup<AdamOptions>): State {
     const s: State = { step: scalarVar(0, "step"), exp_avg: stateLike(p, "exp_avg"), exp_avg_sq: stateLike(p, "exp_avg_sq") };
     if (group.amsgrad) s.max_exp_avg_sq = stateLike(p, "max_exp_avg_sq");
     return s;
   }
   protected update(p: Variable, grad: Tensor, s: State, group: ParamGroup<AdamOptions>): void {
-    const { beta1, beta2, eps, weightDecay } = group;
+    const { beta2, eps, weightDecay } = group;
     const lr = group.lrVar;
+    const beta1 = group.vars.beta1!;
     let p0: Tensor = p;
     let g = grad;
     if (weightDecay) {
@@ -291,7 +315,7 @@ export class Adam extends Optimizer<AdamOptions> {
       else g = add(g, mul(p, weightDecay));
     }
     const t = add(s.step!, 1);
-    const m = add(mul(s.exp_avg!, beta1), mul(g, 1 - beta1));
+    const m = add(mul(s.exp_avg!, beta1), mul(g, sub(1, beta1)));
     const v = add(mul(s.exp_avg_sq!, beta2), mul(mul(g, g), 1 - beta2));
     const bc1 = sub(1, pow(beta1, t));
     const bc2 = sub(1, pow(beta2, t));
@@ -333,6 +357,9 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<RMSpropOptions>>, options: Partial<RMSpropOptions> = {}) {
     super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...options });
   }
+  protected override scheduledHypers(): string[] {
+    return ["momentum"];
+  }
   protected initState(p: Tensor, group: ParamGroup<RMSpropOptions>): State {
     const s: State = { step: scalarVar(0, "step"), square_avg: stateLike(p, "square_avg") };
     if (group.centered) s.grad_avg = stateLike(p, "grad_avg");
@@ -340,7 +367,7 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     return s;
   }
   protected update(p: Variable, grad: Tensor, s: State, group: ParamGroup<RMSpropOptions>): void {
-    const { alpha, eps, weightDecay, momentum } = group;
+    const { alpha, eps, weightDecay } = group;
     const g = weightDecay ? add(grad, mul(p, weightDecay)) : grad;
     const sq = add(mul(s.square_avg!, alpha), mul(mul(g, g), 1 - alpha));
     let avg: Tensor;
@@ -350,8 +377,8 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
       s.grad_avg!.assign(ga);
     } else avg = add(sqrt(sq), eps);
     let delta = div(g, avg);
-    if (momentum > 0) {
-      delta = add(mul(s.momentum_buffer!, momentum), delta);
+    if (s.momentum_buffer) {
+      delta = add(mul(s.momentum_buffer, group.vars.momentum!), delta);
       s.momentum_buffer!.assign(delta);
     }
     s.square_avg!.assign(sq);

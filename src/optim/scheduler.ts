@@ -117,14 +117,21 @@ export interface OneCycleOptions {
   /** final lr = initial lr / finalDivFactor (default 1e4). */
   finalDivFactor?: number;
   threePhase?: boolean;
+  /** Cycle momentum inversely to the rate (SGD and RMSprop momentum, Adam beta1) between
+   *  baseMomentum (0.85) and maxMomentum (0.95); default true, as PyTorch. */
+  cycleMomentum?: boolean;
+  baseMomentum?: number;
+  maxMomentum?: number;
 }
 
 /** The 1cycle policy (Smith and Topin): warm up from maxLr/divFactor to maxLr, then anneal
- *  to the initial rate / finalDivFactor, over totalSteps calls of step(). The rate only;
- *  momentum is not cycled. */
+ *  to the initial rate / finalDivFactor, over totalSteps calls of step(); momentum (or
+ *  Adam's beta1) moves the opposite way, from maxMomentum to baseMomentum and back. */
 export class OneCycleLR extends LRScheduler {
   readonly totalSteps: number;
-  private readonly phases: { end: number; from: "initial" | "max" | "min"; to: "initial" | "max" | "min" }[];
+  private readonly phases: { end: number; from: "initial" | "max" | "min"; to: "initial" | "max" | "min"; momentum: ["base" | "max", "base" | "max"] }[];
+  private readonly momentumKey: "momentum" | "beta1" | null;
+  private readonly momentumRange: { base: number; max: number };
   private readonly maxLrs: number[];
   private readonly anneal: "cos" | "linear";
   private readonly divFactor: number;
@@ -144,32 +151,57 @@ export class OneCycleLR extends LRScheduler {
     this.finalDivFactor = options.finalDivFactor ?? 1e4;
     this.phases = options.threePhase
       ? [
-          { end: pct * total - 1, from: "initial", to: "max" },
-          { end: 2 * pct * total - 2, from: "max", to: "initial" },
-          { end: total - 1, from: "initial", to: "min" },
+          { end: pct * total - 1, from: "initial", to: "max", momentum: ["max", "base"] },
+          { end: 2 * pct * total - 2, from: "max", to: "initial", momentum: ["base", "max"] },
+          { end: total - 1, from: "initial", to: "min", momentum: ["max", "max"] },
         ]
       : [
-          { end: pct * total - 1, from: "initial", to: "max" },
-          { end: total - 1, from: "max", to: "min" },
+          { end: pct * total - 1, from: "initial", to: "max", momentum: ["max", "base"] },
+          { end: total - 1, from: "max", to: "min", momentum: ["base", "max"] },
         ];
+    this.momentumRange = { base: options.baseMomentum ?? 0.85, max: options.maxMomentum ?? 0.95 };
+    const g0 = optimizer.paramGroups[0] as unknown as Record<string, unknown>;
+    this.momentumKey = !(options.cycleMomentum ?? true) ? null : "beta1" in g0 ? "beta1" : "momentum" in g0 ? "momentum" : null;
+    if ((options.cycleMomentum ?? true) && this.momentumKey === null) {
+      throw new Error(`OneCycleLR: ${optimizer.constructor.name} has no momentum or beta1 to cycle; pass { cycleMomentum: false }`);
+    }
     this.start();
   }
+  /** Where `epoch` falls: the phase and the fraction of it done. */
+  private phaseAt(epoch: number): [OneCycleLR["phases"][number], number] {
+    let startStep = 0;
+    for (let k = 0; k < this.phases.length; k++) {
+      const ph = this.phases[k]!;
+      if (epoch <= ph.end || k === this.phases.length - 1) return [ph, (epoch - startStep) / (ph.end - startStep)];
+      startStep = ph.end;
+    }
+    throw new Error("unreachable");
+  }
+
+  private annealed(a: number, b: number, t: number): number {
+    return this.anneal === "cos" ? b + ((a - b) / 2) * (Math.cos(Math.PI * t) + 1) : (b - a) * t + a;
+  }
+
   protected lrAt(epoch: number, _base: number, i: number): number {
     if (epoch > this.totalSteps) throw new Error(`OneCycleLR: stepped ${epoch} times, more than totalSteps (${this.totalSteps})`);
     const max = this.maxLrs[i]!;
     const initial = max / this.divFactor;
     const value = { initial, max, min: initial / this.finalDivFactor };
-    let startStep = 0;
-    for (let k = 0; k < this.phases.length; k++) {
-      const ph = this.phases[k]!;
-      if (epoch <= ph.end || k === this.phases.length - 1) {
-        const t = (epoch - startStep) / (ph.end - startStep);
-        const a = value[ph.from];
-        const b = value[ph.to];
-        return this.anneal === "cos" ? b + ((a - b) / 2) * (Math.cos(Math.PI * t) + 1) : (b - a) * t + a;
-      }
-      startStep = ph.end;
-    }
-    return value.min;
+    const [ph, t] = this.phaseAt(epoch);
+    return this.annealed(value[ph.from], value[ph.to], t);
+  }
+
+  override step(): void {
+    super.step();
+    if (!this.momentumKey) return;
+    const [ph, t] = this.phaseAt(this.lastEpoch);
+    const m = this.annealed(this.momentumRange[ph.momentum[0]], this.momentumRange[ph.momentum[1]], t);
+    for (const g of this.optimizer.paramGroups) (g as unknown as Record<string, number>)[this.momentumKey] = m;
+  }
+
+  /** Each group's current momentum (or beta1), as the last step() set it. */
+  getLastMomentum(): number[] {
+    const key = this.momentumKey;
+    return key ? this.optimizer.paramGroups.map((g) => (g as unknown as Record<string, number>)[key]!) : [];
   }
 }

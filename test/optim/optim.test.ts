@@ -291,6 +291,35 @@ result = out`;
         expectSeq(lrs(s, 20), ref.data);
       }
     }
+    // Momentum moves against the rate: 0.95 -> 0.85 while warming up, back to 0.95 after.
+    const mcode = `
+total = 20; pct = 0.25; lo = 0.85; hi = 0.95
+ph = [(pct * total - 1, hi, lo), (total - 1, lo, hi)]
+out = []
+for s in range(total):
+    st = 0
+    for i, (e, a, b) in enumerate(ph):
+        if s <= e or i == len(ph) - 1:
+            out.append(b + (a - b) / 2.0 * (math.cos(math.pi * (s - st) / (e - st)) + 1)); break
+        st = e
+result = out`;
+    const mref = await npExec(mcode, {});
+    const sgd = new optim.SGD([new Variable(tb.ones([1]))], { lr: 1, momentum: 0.9 });
+    const adam = new optim.Adam([new Variable(tb.ones([1]))]);
+    const s1 = new optim.OneCycleLR(sgd, { maxLr: 0.5, totalSteps: 20, pctStart: 0.25 });
+    const s2 = new optim.OneCycleLR(adam, { maxLr: 0.5, totalSteps: 20, pctStart: 0.25 });
+    const m1 = [s1.getLastMomentum()[0]!];
+    const m2 = [adam.paramGroups[0]!.beta1];
+    for (let i = 1; i < 20; i++) {
+      s1.step();
+      s2.step();
+      m1.push(sgd.paramGroups[0]!.momentum);
+      m2.push(adam.paramGroups[0]!.beta1);
+    }
+    expectSeq(m1, mref.data);
+    expectSeq(m2, mref.data);
+    expect(adam.paramGroups[0]!.vars.beta1!.item()).toBeCloseTo(mref.data[19]!, 6);
+    expect(() => new optim.OneCycleLR(new optim.Adagrad([new Variable(tb.ones([1]))]), { maxLr: 1, totalSteps: 5 })).toThrow("has no momentum or beta1 to cycle; pass { cycleMomentum: false }");
     const s = new optim.OneCycleLR(opt(1), { maxLr: 1, epochs: 1, stepsPerEpoch: 2 });
     s.step();
     s.step();
@@ -350,15 +379,17 @@ describe("compiled training steps", () => {
     return { model, opt, step };
   };
 
-  it.each([["sgd", false], ["adam", false], ["adamw-amsgrad", true], ["rmsprop", false], ["adagrad", true]] as const)("%s (clipping: %s): tb.fn(step) matches eager steps over 6 calls, lr changes included", (kind, clip) => {
+  it.each([["sgd", false], ["adam", false], ["adamw-amsgrad", true], ["rmsprop", false], ["adagrad", true]] as const)("%s (clipping: %s): tb.fn(step) matches eager steps over 6 calls, lr and momentum changes included", (kind, clip) => {
     tb.seed(50);
     const x = tb.randn([10, 6]);
     const y = tb.randint(0, 3, [10]);
     const eager = setup(kind, 7, clip);
     const graph = setup(kind, 7, clip);
     const compiled = fn(graph.step);
-    const sE = new optim.StepLR(eager.opt, 2, 0.5);
-    const sG = new optim.StepLR(graph.opt, 2, 0.5);
+    // OneCycleLR changes the rate and the momentum (beta1) the compiled step reads.
+    const sched = (o: optim.Optimizer<{ lr: number }>) => (kind === "adagrad" ? new optim.StepLR(o, 2, 0.5) : new optim.OneCycleLR(o, { maxLr: 0.05, totalSteps: 8 }));
+    const sE = sched(eager.opt);
+    const sG = sched(graph.opt);
     for (let i = 0; i < 6; i++) {
       const le = eager.step(x, y);
       const lg = compiled(x, y);
@@ -380,6 +411,9 @@ describe("compiled training steps", () => {
     const names = g.variables.map((v) => v.name);
     expect(names).toContain("0.weight");
     expect(names).toContain("2.bias");
+    // The rate and beta1 are read from variables, so schedulers reach compiled steps.
+    expect(names).toContain("lr0");
+    expect(names).toContain("beta10");
     expect(g.updates.length).toBe(4 * 4); // each parameter and its step, exp_avg, exp_avg_sq
   });
 });
