@@ -25,7 +25,9 @@ import { rules, type KernelCtx, type Rule } from "../ops/rules.js";
 import { contiguousStrides, fmtShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { bytesOfAval, type Graph, type Node, type OpNode } from "./ir.js";
+import { planInPlaceUpdates } from "./inplace.js";
 import { planMemory, type PlannedBuffer, type PlannedStep } from "./memory.js";
+import { scheduleNodes } from "./schedule.js";
 import { eliminateCommonSubexpressions } from "./passes/cse.js";
 import { eliminateDeadCode } from "./passes/dce.js";
 import { foldConstants } from "./passes/fold.js";
@@ -136,6 +138,8 @@ export interface CompileStats {
   bytesBefore: number;
   bytesAfter: number;
   inPlaceSteps: number;
+  /** Variable updates written by their kernel straight into the variable (no copy). */
+  inPlaceUpdates: number;
 }
 
 export class Executable {
@@ -204,7 +208,8 @@ export class Executable {
     // Update values that are views of a variable are staged first, so that writing one
     // variable never changes another update's value.
     const varBuffers = new Set(this.variableViews.map((v) => v.buffer));
-    const staged = this.updates.map(({ variable, value }) => {
+    const pending = this.updates.filter(({ variable, value }) => value.buffer !== variable._view().buffer); // others were written in place
+    const staged = pending.map(({ variable, value }) => {
       if (!varBuffers.has(value.buffer)) return { variable, value, tmp: undefined };
       const s = allocate(b, sizeOf(value.shape) * itemSize[value.dtype], "fn update");
       const tmp = contiguous(s.buffer, value.shape, value.dtype);
@@ -266,9 +271,11 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     },
   };
 
-  for (const n of g.nodes) {
-    if (member.has(n.id)) continue;
-    value[n.id] = emit(n);
+  const rootOfNode = new Int32Array(g.nodes.length).map((_, i) => i);
+  for (const [root, gr] of groupOfRoot) for (const m of gr.nodes) rootOfNode[m] = root;
+  for (const id of scheduleNodes(g, (i) => rootOfNode[i]!)) {
+    if (member.has(id)) continue;
+    value[id] = emit(g.nodes[id]!);
   }
 
   function emit(n: Node): View {
@@ -358,19 +365,30 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     return out;
   }
 
+  // Updates written in place: the kernel computing a variable's new value writes into it.
+  const accessOf = (k: Kernel) => {
+    const writes = written(k);
+    return { writes, reads: allViews(k).filter((v) => !writes.includes(v)) };
+  };
+  const substitution = planInPlaceUpdates(
+    rec.program,
+    g.updates.map((u) => ({ variable: value[u.variable]!, value: value[u.value]! })),
+    (b) => (b as SymBuffer).role === "temp",
+    accessOf,
+    [...g.outputs.map((o) => value[o]!), ...g.updates.map((u) => value[u.value]!)],
+  );
+  const redirect = (v: View): View => (substitution.has(v.buffer) ? { ...v, buffer: substitution.get(v.buffer)! } : v);
+  const program = rec.program.map((k) => mapViews(k, redirect));
+
   // 4. Plan temporaries (staging buffers included: they are written by the input copies).
-  const outputViews = g.outputs.map((o) => value[o]!);
-  const updateViews = g.updates.map((u) => value[u.value]!);
+  const outputViews = g.outputs.map((o) => redirect(value[o]!));
+  const updateViews = g.updates.map((u) => redirect(value[u.value]!));
   const pinned = new Set<Buffer>([...outputViews, ...updateViews].map((v) => v.buffer));
-  const planned: PlannedBuffer[] = rec.buffers
-    .filter((b) => b.role === "temp" || b.role === "staging")
-    .map((b) => ({ id: b.id, bytes: b.bytes, liveToEnd: pinned.has(b) }));
   const stagingSteps: PlannedStep[] = staging.map((v) => ({ reads: [], writes: [v.buffer.id] }));
   const steps: PlannedStep[] = [
     ...stagingSteps,
-    ...rec.program.map((k) => {
-      const outs = written(k);
-      const ins = allViews(k).filter((v) => !outs.includes(v));
+    ...program.map((k) => {
+      const { writes: outs, reads: ins } = accessOf(k);
       const step: PlannedStep = { reads: ins.map((v) => v.buffer.id), writes: outs.map((v) => v.buffer.id) };
       if (k.kind === "elementwise") {
         // In place only over an input read element for element like the output, and read
@@ -382,6 +400,11 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
       return step;
     }),
   ];
+  // Temporaries that in-place updates replaced are referenced by nothing any more.
+  const referenced = new Set(steps.flatMap((st) => [...st.reads, ...st.writes]));
+  const planned: PlannedBuffer[] = rec.buffers
+    .filter((b) => (b.role === "temp" || b.role === "staging") && (referenced.has(b.id) || pinned.has(b)))
+    .map((b) => ({ id: b.id, bytes: b.bytes, liveToEnd: pinned.has(b) }));
   const plan = planMemory(planned, steps);
 
   // 5. Bind: allocate slots and constants, rewrite kernels onto physical buffers.
@@ -393,7 +416,10 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
   });
   const physical = new Map<Buffer, Buffer>();
   for (const b of rec.buffers) {
-    if (b.role === "temp" || b.role === "staging") physical.set(b, slots[plan.slotOf.get(b.id)!]!);
+    if (b.role === "temp" || b.role === "staging") {
+      const slot = plan.slotOf.get(b.id);
+      if (slot !== undefined) physical.set(b, slots[slot]!);
+    }
     else if (b.role === "variable") physical.set(b, (b.source as Variable)._view().buffer);
     else {
       const s = allocate(backend, Math.max(b.bytes, 4), "fn constant");
@@ -404,7 +430,7 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     }
   }
   const onPhysical = (v: View): View => ({ ...v, buffer: physical.get(v.buffer)! });
-  const kernels = rec.program.map((k) => mapViews(k, onPhysical));
+  const kernels = program.map((k) => mapViews(k, onPhysical));
   const fusedKernels = [...groupOfRoot.values()].filter((gr) => gr.nodes.length > 1).length;
   const random = kernels.flatMap((k, index) => {
     if (k.kind !== "random") return [];
@@ -425,6 +451,7 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     stats: {
       opsBefore, opsAfter: g.ops.length, kernels: kernels.length, fusedKernels,
       bytesBefore: plan.bytesBefore, bytesAfter: plan.bytesAfter, inPlaceSteps: plan.inPlaceSteps,
+      inPlaceUpdates: substitution.size,
     },
   });
 }

@@ -188,6 +188,33 @@ describe("graph autodiff and training", () => {
     expect(stats.opsAfter).toBeLessThan(stats.opsBefore);
     expect(stats.fusedKernels).toBeGreaterThan(0);
     expect(stats.bytesAfter).toBeLessThan(stats.bytesBefore);
+    // Biases are updated in place; each weight's update is fused into its gradient matmul's
+    // epilogue, which reads the old weight, so that kernel cannot also overwrite it.
+    expect(stats.inPlaceUpdates).toBe(2);
+  });
+
+  it("updates are written in place, yet reads of a variable see its value from before the step", () => {
+    const a = variable(tb.tensor([1, 2]), { name: "a" });
+    const b = variable(tb.tensor([10, 20]), { name: "b" });
+    const swapAndBump = fn(() => {
+      const oldA = a.mul(1);
+      a.assign(b); // swap: each side reads the other's old value
+      b.assign(oldA);
+      return a; // the old value of a, as eagerly
+    });
+    expect(swapAndBump().tolist()).toEqual([1, 2]);
+    expect([a.tolist(), b.tolist()]).toEqual([[10, 20], [1, 2]]);
+    expect(swapAndBump().tolist()).toEqual([10, 20]);
+    expect([a.tolist(), b.tolist()]).toEqual([[1, 2], [10, 20]]);
+
+    const w = variable(tb.tensor([1, 2, 3]), { name: "w" });
+    const sgd = fn((g: Tensor) => {
+      w.assign(w.sub(g.mul(0.5)));
+      return w.sum(); // read before the update: the old value
+    });
+    expect(sgd(tb.tensor([2, 2, 2])).item()).toBe(6);
+    expect(w.tolist()).toEqual([0, 1, 2]);
+    expect(sgd.stats(tb.tensor([2, 2, 2])).inPlaceUpdates).toBe(1);
   });
 
   it("tb.grad of a compiled function differentiates it (eagerly)", () => {
