@@ -14,7 +14,7 @@
 // element order (deterministic) and flags out-of-range indices instead of trapping.
 
 import type { Conv2dParams, Kernel, View } from "../backend.js";
-import { F32, Fn, I32, ModuleBuilder, O } from "./emit.js";
+import { F32, Fn, I32, ModuleBuilder, O, S } from "./emit.js";
 import { contiguousStrides, isContiguous } from "./elementwise.js";
 import type { WasmBackendImpl } from "./index.js";
 
@@ -41,8 +41,8 @@ function buildIm2col(pages: Pages): ModuleBuilder {
     number, number, number, number, number, number, number, number, number, number, number, number, number,
     number, number, number, number, number, number, number, number];
   const u = f.local(I32), n = f.local(I32), r = f.local(I32), c = f.local(I32), kh = f.local(I32), kw = f.local(I32);
-  const oh = f.local(I32), ow = f.local(I32), ih = f.local(I32), iw = f.local(I32), dp = f.local(I32), rowP = f.local(I32);
-  const CKK = f.local(I32);
+  const oh = f.local(I32), ow = f.local(I32), ih = f.local(I32), dp = f.local(I32), rowP = f.local(I32);
+  const CKK = f.local(I32), t = f.local(I32), lo = f.local(I32), hi = f.local(I32), step = f.local(I32);
   f.get(C).get(KH).op(O.i32_mul).get(KW).op(O.i32_mul).set(CKK);
   f.forRange(u, () => f.get(1), () => f.get(2), 1, () => {
     f.get(u).get(CKK).op(O.i32_div_u).set(n);
@@ -51,21 +51,47 @@ function buildIm2col(pages: Pages): ModuleBuilder {
     f.get(r).get(KW).op(O.i32_div_u).get(KH).op(O.i32_rem_u).set(kh);
     f.get(r).get(KW).op(O.i32_rem_u).set(kw);
     f.get(col).get(n).get(cN).op(O.i32_mul).get(r).get(cR).op(O.i32_mul).op(O.i32_add).i32(4).op(O.i32_mul).op(O.i32_add).set(dp);
+    // valid output columns [lo, hi): 0 <= ow*sw - pw + kw*dw < W; the rest reads padding
+    f.get(pw).get(kw).get(dw).op(O.i32_mul).op(O.i32_sub).set(t);
+    f.get(t).get(sw).op(O.i32_add).i32(1).op(O.i32_sub).get(sw).op(O.i32_div_s).i32(0).get(t).i32(0).op(O.i32_gt_s).op(O.select).set(lo);
+    f.get(W).get(t).op(O.i32_add).set(t);
+    f.get(t).get(sw).op(O.i32_add).i32(1).op(O.i32_sub).get(sw).op(O.i32_div_s).i32(0).get(t).i32(0).op(O.i32_gt_s).op(O.select).set(hi);
+    f.get(hi).get(OW).get(hi).get(OW).op(O.i32_lt_s).op(O.select).set(hi);
+    f.get(lo).get(hi).get(lo).get(hi).op(O.i32_lt_s).op(O.select).set(lo);
+    const zero = (from: () => void, to: () => void) =>
+      f.forRange(ow, from, to, 1, () => {
+        f.get(dp).get(ow).i32(4).op(O.i32_mul).op(O.i32_add).f32(0).mem(O.f32_store, 2);
+      });
     f.forRange(oh, () => f.i32(0), () => f.get(OH), 1, () => {
       f.get(oh).get(sh).op(O.i32_mul).get(ph).op(O.i32_sub).get(kh).get(dh).op(O.i32_mul).op(O.i32_add).set(ih);
-      // row base: x + (n sN + c sC + ih sH) * 4
+      f.get(ih).get(H).op(O.i32_lt_u).if_();
+      // source of column ow: x + (n sN + c sC + ih sH + (ow sw - pw + kw dw) sW) * 4
       f.get(x).get(n).get(sN).op(O.i32_mul).get(c).get(sC).op(O.i32_mul).op(O.i32_add).get(ih).get(sH).op(O.i32_mul).op(O.i32_add);
+      f.get(kw).get(dw).op(O.i32_mul).get(pw).op(O.i32_sub).get(sW).op(O.i32_mul).op(O.i32_add);
       f.i32(4).op(O.i32_mul).op(O.i32_add).set(rowP);
-      f.forRange(ow, () => f.i32(0), () => f.get(OW), 1, () => {
-        f.get(ow).get(sw).op(O.i32_mul).get(pw).op(O.i32_sub).get(kw).get(dw).op(O.i32_mul).op(O.i32_add).set(iw);
-        f.get(dp);
-        // in bounds: unsigned compare covers negatives
-        f.get(ih).get(H).op(O.i32_lt_u).get(iw).get(W).op(O.i32_lt_u).op(O.i32_and).if_(F32);
-        f.get(rowP).get(iw).get(sW).op(O.i32_mul).i32(4).op(O.i32_mul).op(O.i32_add).mem(O.f32_load, 2);
-        f.else_().f32(0).end();
+      f.get(sw).get(sW).op(O.i32_mul).i32(4).op(O.i32_mul).set(step);
+      zero(() => f.i32(0), () => f.get(lo));
+      f.get(lo).set(ow);
+      // unit stride on both sides: 4 columns per v128 copy
+      f.get(step).i32(4).op(O.i32_eq).if_();
+      f.block().loop();
+      f.get(ow).i32(4).op(O.i32_add).get(hi).op(O.i32_gt_s).brIf(1);
+      f.get(dp).get(ow).i32(4).op(O.i32_mul).op(O.i32_add);
+      f.get(rowP).get(ow).i32(4).op(O.i32_mul).op(O.i32_add).vmem(S.load, 0);
+      f.vmem(S.store, 0);
+      f.get(ow).i32(4).op(O.i32_add).set(ow);
+      f.br(0).end().end();
+      f.end();
+      f.forRange(ow, () => f.get(ow), () => f.get(hi), 1, () => {
+        f.get(dp).get(ow).i32(4).op(O.i32_mul).op(O.i32_add);
+        f.get(rowP).get(ow).get(step).op(O.i32_mul).op(O.i32_add).mem(O.f32_load, 2);
         f.mem(O.f32_store, 2);
-        f.get(dp).i32(4).op(O.i32_add).set(dp);
       });
+      zero(() => f.get(hi), () => f.get(OW));
+      f.else_();
+      zero(() => f.i32(0), () => f.get(OW));
+      f.end();
+      f.get(dp).get(OW).i32(4).op(O.i32_mul).op(O.i32_add).set(dp);
     });
   });
   mod.add(f, "run");
