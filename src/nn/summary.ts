@@ -98,7 +98,9 @@ export function summary<I extends unknown[], O>(model: Module<I, O>, ...exampleI
     },
     () => withGrad(false, () => model(...exampleInputs)),
   );
-  const all = [...model.namedParameters(), ...model.namedBuffers()];
+  // Non-trainable parameters are float buffers (running statistics), as Keras counts them;
+  // integer counters such as numBatchesTracked are not parameters.
+  const all = [...model.namedParameters(), ...model.namedBuffers().filter(([, v]) => v.dtype === "float32")];
   const total = all.reduce((n, [, v]) => n + v.size, 0);
   const trainable = model.parameters().reduce((n, p) => n + p.size, 0);
   return new ModelSummary(rows, total, trainable);

@@ -196,6 +196,9 @@ describe("Module", () => {
     expect(bundle["text/html"]).toContain("<code>[7, 32]</code>");
     expect(bundle["text/plain"]).toContain("Total params: 2,410");
     expect(bundle["text/plain"]).toMatch(/0 \(Linear\)\s+\[7, 32\]\s+2,080/);
+    // Batch-norm running statistics are non-trainable parameters; its batch counter is not.
+    const bn = nn.summary(new nn.Sequential(new nn.Linear(3, 4), new nn.BatchNorm1d(4)), tb.ones([2, 3]));
+    expect([bn.totalParams, bn.trainableParams]).toEqual([16 + 8 + 8, 16 + 8]);
   });
 
   it("a module's forward errors name the layer and the shapes", () => {
