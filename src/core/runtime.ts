@@ -2,15 +2,20 @@
 //
 // Storage is a refcounted backend buffer shared by a tensor and all of its views. A tensor
 // holds one reference; it gives it back through dispose(), `using`, the end of a tb.scope,
-// or a FinalizationRegistry when the tensor object is garbage collected. Allocation
-// pressure (bytes allocated since the last pass above a threshold) triggers a collection
-// when the host exposes `gc` (the kernel runs node with --expose-gc); when the runtime also
-// has FinalizationRegistry.prototype.cleanupSome (node --harmony-weak-refs-with-cleanup-some,
-// which the kernel passes too) finalizers run synchronously, so even a synchronous
-// training loop that never disposes anything runs in flat memory. Without cleanupSome the
-// finalizers run when the loop yields to the event loop.
+// or a FinalizationRegistry when the tensor object is garbage collected.
+//
+// Backend memory is invisible to V8, so the library collects on allocation pressure: when
+// the bytes allocated since the last pass exceed a threshold (32 MB by default) it runs a
+// full GC and then the finalizers at once with FinalizationRegistry.prototype.cleanupSome. gc is the host's (the kernel runs
+// node with --expose-gc) or, in plain Node, one obtained by setting the V8 flag at run
+// time; cleanupSome comes from a registry built in a fresh context after enabling
+// --harmony-weak-refs-with-cleanup-some the same way. So even a synchronous training loop
+// that never disposes anything runs in flat memory. Where neither is possible, finalizers
+// run whenever V8 collects and the loop yields to the event loop.
 
 import { AsyncLocalStorage } from "node:async_hooks";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { Backend, Buffer } from "../backend/backend.js";
 import { createWasmBackend } from "../backend/wasm/index.js";
 
@@ -56,27 +61,70 @@ export class Storage {
 const stats = { tensors: 0, bytes: 0, sinceCollect: 0 };
 
 /** Bytes allocated since the last collection that trigger the next one. */
-let collectThreshold = 64 * 2 ** 20;
+let collectThreshold = 32 * 2 ** 20;
 
 export function setCollectThreshold(bytes: number): void {
   collectThreshold = bytes;
 }
 
-type Cleanup = { cleanupSome?: (cb?: (held: unknown) => void) => void };
+type Held = { storage: Storage | null };
+type Registry = FinalizationRegistry<Held> & { cleanupSome?: (cb?: (held: Held) => void) => void };
+type GcFn = (options?: { type?: "minor" | "major" }) => void;
 
-const registry = new FinalizationRegistry<{ storage: Storage | null }>((held) => {
+/** Gives a tensor's reference back once: from dispose() or from its finalizer. */
+function releaseHeld(held: Held): boolean {
+  const s = held.storage;
+  if (!s) return false;
+  held.storage = null;
   stats.tensors--;
-  held.storage?.release();
-});
+  s.release();
+  return true;
+}
 
-/** Runs a garbage collection (when exposed) and, when possible, the finalizers right away. */
+function onFinalize(held: Held): void {
+  releaseHeld(held);
+}
+
+/** A registry with cleanupSome when V8 allows it (built in a fresh context after enabling
+ *  the flag), else a plain one. */
+function makeRegistry(): Registry {
+  try {
+    setFlagsFromString("--harmony-weak-refs-with-cleanup-some");
+    const FR = runInNewContext("FinalizationRegistry") as typeof FinalizationRegistry;
+    if (typeof (FR.prototype as Registry).cleanupSome === "function") return new FR<Held>(onFinalize) as Registry;
+  } catch {
+    // fall through: finalizers then run when the event loop turns
+  }
+  return new FinalizationRegistry<Held>(onFinalize) as Registry;
+}
+
+const registry = makeRegistry();
+
+let gcFn: GcFn | null | undefined;
+/** The host's gc, else one enabled at run time; null when neither is possible. */
+function findGc(): GcFn | null {
+  const host = (globalThis as { gc?: GcFn }).gc;
+  if (typeof host === "function") return host;
+  if (gcFn !== undefined) return gcFn;
+  try {
+    setFlagsFromString("--expose-gc");
+    const f = runInNewContext("gc") as unknown;
+    gcFn = typeof f === "function" ? (f as GcFn) : null;
+  } catch {
+    gcFn = null;
+  }
+  return gcFn;
+}
+
+/** Runs a full garbage collection and the pending finalizers now; false when no gc is
+ *  reachable. (An explicit young-generation pass does not run finalizers in V8, so
+ *  pressure-triggered passes are full ones; the threshold bounds how often they run.) */
 export function collect(): boolean {
-  const gc = (globalThis as { gc?: () => void }).gc;
   stats.sinceCollect = 0;
-  if (typeof gc !== "function") return false;
+  const gc = findGc();
+  if (!gc) return false;
   gc();
-  const r = registry as unknown as Cleanup;
-  if (typeof r.cleanupSome === "function") r.cleanupSome();
+  registry.cleanupSome?.();
   return true;
 }
 
@@ -112,7 +160,9 @@ export interface Lifetime {
 export function track(owner: object, storage: Storage | null): Lifetime {
   const held = { storage };
   stats.tensors++;
-  registry.register(owner, held, held);
+  // No unregister token (V8 keeps a token table per registry); dispose() empties `held`
+  // instead, and the finalizer then does nothing.
+  registry.register(owner, held);
   const frame = scopes.getStore();
   if (frame) frame.created.push(owner);
   return { held };
@@ -120,11 +170,7 @@ export function track(owner: object, storage: Storage | null): Lifetime {
 
 /** Releases a tensor's storage reference now; true if it was live. */
 export function untrack(life: Lifetime): boolean {
-  if (!registry.unregister(life.held)) return false;
-  stats.tensors--;
-  life.held.storage?.release();
-  life.held.storage = null;
-  return true;
+  return releaseHeld(life.held);
 }
 
 export function memory(): { tensors: number; bytes: number } {
