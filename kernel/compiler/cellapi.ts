@@ -19,6 +19,9 @@ import type { MimeBundle, MimeMetadata } from "../../src/display/protocol.js";
 
 type Send = (io: CellIO) => void;
 
+/** Outputs held for the next cell while none runs (the oldest are dropped beyond this). */
+const MAX_HELD = 10_000;
+
 class OutputRouter {
   readonly context = new AsyncLocalStorage<number>();
   private current: CellIO | undefined;
@@ -44,6 +47,8 @@ class OutputRouter {
 
   send(fn: Send): void {
     if (!this.current) {
+      // Bounded: a timer printing forever while no cell runs must not fill the memory.
+      if (this.held.length >= MAX_HELD) this.held.shift();
       this.held.push(fn);
       return;
     }

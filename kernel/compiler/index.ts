@@ -106,8 +106,8 @@ class TypeScriptEngine implements Engine {
   private async run(js: string, name: string): Promise<ExecuteOutcome> {
     const interrupted = new Promise<never>((_, reject) => (this.abort = reject));
     interrupted.catch(() => undefined);
+    let done: Promise<[unknown] | undefined> | undefined;
     try {
-      let done: Promise<[unknown] | undefined>;
       try {
         done = router.context.run(0, () =>
           new vm.Script(js, { filename: name }).runInThisContext({ breakOnSigint: true, displayErrors: false }),
@@ -124,7 +124,11 @@ class TypeScriptEngine implements Engine {
       return { status: "ok", result: { data: await bundleOf(value), metadata: {} }, payload: [] };
     } catch (e) {
       runBeforeIdle(); // what a failed cell already drew still gets its final state
-      if (e instanceof Interrupted) return interruptedOutcome();
+      if (e instanceof Interrupted) {
+        // The abandoned cell may still fail later: that is part of its interruption.
+        done?.catch(() => undefined);
+        return interruptedOutcome();
+      }
       return this.maps.outcome(e);
     } finally {
       this.abort = undefined;
