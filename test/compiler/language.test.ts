@@ -155,6 +155,17 @@ host.update("h1", { "text/plain": "updated" });`);
     ]);
   });
 
+  it("flushes registered with the host's beforeIdle run before the cell reports done", async () => {
+    const r = await s.run(`const hk = Symbol.for("tensorbook.displayHost");
+const h = (globalThis as unknown as Record<symbol, { beforeIdle(fn: () => void): void; update(id: string, b: object): void }>)[hk];
+h.beforeIdle(() => h.update("live", { "text/plain": "final" }));
+await new Promise((r) => setTimeout(r, 5));`);
+    expect(r.outcome.status).toBe("ok");
+    expect(r.io.out).toEqual([{ kind: "update", id: "live", bundle: { "text/plain": "final" }, metadata: undefined }]);
+    // Run once: the next cell does not see it again.
+    expect((await s.run("1")).io.out).toEqual([]);
+  });
+
   it("input() and input.password() ask the front end", async () => {
     const r = await s.run("const name = await input('name? ');\nconst pw = await input.password('pw: ');\nname + '/' + pw", ["ada", "secret"]);
     expect(r.outcome.status === "ok" && r.outcome.result?.data["text/plain"]).toBe("'ada/secret'");
