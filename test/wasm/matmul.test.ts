@@ -19,7 +19,7 @@ function mm(a: View, b: View, outShape: number[]): Float32Array {
 
 describe("wasm matmul", () => {
   test("sizes around the register tile and the K block match NumPy", () => {
-    const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 4], [5, 9, 13], [17, 33, 9], [64, 300, 70], [129, 257, 31]];
+    const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 4], [5, 9, 13], [17, 33, 9], [64, 300, 70], [129, 257, 31], [20, 800, 17]];
     for (const [M, K, N] of sizes) {
       const a = randn(M * K, M + K), b = randn(K * N, K + N);
       const got = mm(upload(be, a, [M, K]), upload(be, b, [K, N]), [M, N]);

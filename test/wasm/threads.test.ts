@@ -36,9 +36,9 @@ function softmax(be: WasmBackend, x: View): View {
 
 describe("wasm thread pool", () => {
   const cases: [string, (be: WasmBackend) => View][] = [
-    ["matmul 200x300 @ 300x190", (be) => {
+    ["matmul 200x900 @ 900x190 (three K blocks)", (be) => {
       const out = empty(be, [200, 190]);
-      be.dispatch({ kind: "matmul", a: upload(be, randn(200 * 300, 1), [200, 300]), b: upload(be, randn(300 * 190, 2), [300, 190]), out });
+      be.dispatch({ kind: "matmul", a: upload(be, randn(200 * 900, 1), [200, 900]), b: upload(be, randn(900 * 190, 2), [900, 190]), out });
       return out;
     }],
     ["batched matmul 3 x (70x90 @ 90x50)", (be) => {

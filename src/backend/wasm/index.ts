@@ -12,7 +12,7 @@ import { itemSize } from "../backend.js";
 import {
   buildElementwise, collapseLayout, contiguousStrides, isContiguous, elementwiseDescriptor, elementwiseKey, laneClass, type ElementwiseSpec,
 } from "./elementwise.js";
-import { buildGemm, gemmScratchBytes, NR, type GemmConfig } from "./matmul.js";
+import { buildGemm, gemmBlockDepth, gemmScratchBytes, NR, type GemmConfig } from "./matmul.js";
 import { OutOfMemoryError } from "./memory.js";
 import { philoxFill } from "../../random/philox.js";
 import { Runtime } from "./runtime.js";
@@ -255,7 +255,7 @@ class WasmBackendImpl implements WasmBackend {
         const kernel = this.rt.kernel(`gemm|${cfg.mr}|${cfg.mc}|${cfg.fma}`, () => buildGemm(cfg, this.rt.pages));
         const desc = this.rt.descriptor([
           M, N, K, a.strides[ra - 2]!, a.strides[ra - 1]!, b.strides[rb - 2]!, b.strides[rb - 1]!,
-          this.base(out), N, nJc, NC, tables, tables + batch * 4, M * N * 4, scratch, per,
+          this.base(out), N, nJc, NC, tables, tables + batch * 4, M * N * 4, scratch, per, gemmBlockDepth(K),
         ]);
         this.rt.run(kernel, desc, batch * nJc, { threads });
       } finally {

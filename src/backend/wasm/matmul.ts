@@ -4,7 +4,7 @@
 // 2*MR f32x4 accumulators); KC = depth of a packed block; MC = rows of a packed A block.
 //
 // Loop nest of one work unit u = (batch b, column block jb of NC columns):
-//   for pc in K by KC:            pack B[pc:pc+KC, cols]  -> Bp: panels (NR cols) x kcp x NR
+//   for pc in K by kcBlock:       pack B[pc:pc+kc, cols]  -> Bp: panels (NR cols) x kcp x NR
 //     for ic in M by MC:          pack A[ic:ic+MC, pc:..] -> Ap: panels (MR rows) x kcp x MR
 //       for jr in cols by NR:     (one B panel stays in L1)
 //         for ir in rows by MR:   micro-kernel: kcp rank-1 updates of the MR x NR tile
@@ -20,12 +20,23 @@
 // Descriptor (i32 words): 0 M, 1 N, 2 K, 3 aRowStride, 4 aColStride, 5 bRowStride,
 // 6 bColStride (elements), 7 C byte address, 8 ldc (elements), 9 column blocks per batch,
 // 10 NC, 11 A batch table (byte address of i32 byte addresses), 12 B batch table,
-// 13 C batch stride (bytes), 14 scratch base (bytes), 15 scratch bytes per thread.
+// 13 C batch stride (bytes), 14 scratch base (bytes), 15 scratch bytes per thread,
+// 16 K block depth (gemmBlockDepth).
 
 import { F32, Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
 
 export const NR = 8;
-export const KC = 256;
+/** Maximum depth of a packed block: a B panel (KC x NR) stays in L1, an A block (MC x KC)
+ *  in L2. K is split into equal blocks of at most KC (kcBlock, see gemmBlockDepth), so no
+ *  thin remainder block pays a full C reload. */
+export const KC = 384;
+
+/** Depth of each K block for a given K: equal blocks of at most KC, a multiple of 4. Depends
+ *  only on K, so the summation order is the same for any thread count. */
+export function gemmBlockDepth(K: number): number {
+  const blocks = Math.max(1, Math.ceil(K / KC));
+  return Math.ceil(Math.ceil(K / blocks) / 4) * 4;
+}
 
 export interface GemmConfig {
   mr: number;
@@ -175,9 +186,10 @@ export function buildGemm(cfg: GemmConfig, pages: { initial: number; maximum: nu
   const nJc = L(0), NC = L(0), aTab = L(0), bTab = L(0), cBatch = L(0), scratch = L(0);
   const u = L(0), bi = L(0), jb = L(0), aBase = L(0), bBase = L(0), cBase = L(0), j0 = L(0), nc = L(0);
   const pc = L(0), kc = L(0), kcp = L(0), ic = L(0), mc = L(0), jr = L(0), ir = L(0), cp = L(0);
-  const Ap = L(0), Bp = L(0), tile = L(0), rows = L(0), cols = L(0), first = L(0);
+  const Ap = L(0), Bp = L(0), tile = L(0), rows = L(0), cols = L(0), first = L(0), kcb = L(0);
   const params = [M, N, K, ars, acs, brs, bcs, cPtr, ldc, nJc, NC, aTab, bTab, cBatch, scratch];
   params.forEach((p, w) => f.get(desc).mem(O.i32_load, 2, w * 4).set(p));
+  f.get(desc).mem(O.i32_load, 2, 16 * 4).set(kcb);
   // byte strides
   for (const s of [ars, acs, brs, bcs, ldc]) f.get(s).i32(4).op(O.i32_mul).set(s);
   // per-thread scratch: Ap (MC*KC), Bp (KC*NCp), tile (MR*NR)
@@ -193,8 +205,11 @@ export function buildGemm(cfg: GemmConfig, pages: { initial: number; maximum: nu
     f.get(jb).get(NC).op(O.i32_mul).set(j0);
     // nc = min(NC, N - j0)
     f.get(NC).get(N).get(j0).op(O.i32_sub).get(NC).get(N).get(j0).op(O.i32_sub).op(O.i32_lt_s).op(O.select).set(nc);
-    f.forRange(pc, () => f.i32(0), () => f.get(K), KC, () => {
-      f.i32(KC).get(K).get(pc).op(O.i32_sub).i32(KC).get(K).get(pc).op(O.i32_sub).op(O.i32_lt_s).op(O.select).set(kc);
+    f.i32(0).set(pc);
+    f.block().loop();
+    f.get(pc).get(K).op(O.i32_ge_s).brIf(1);
+    {
+      f.get(kcb).get(K).get(pc).op(O.i32_sub).get(kcb).get(K).get(pc).op(O.i32_sub).op(O.i32_lt_s).op(O.select).set(kc);
       f.get(kc).i32(3).op(O.i32_add).i32(-4).op(O.i32_and).set(kcp);
       f.get(pc).i32(0).op(O.i32_gt_s).set(first);
       // pack B block at (pc, j0)
@@ -228,7 +243,9 @@ export function buildGemm(cfg: GemmConfig, pages: { initial: number; maximum: nu
           });
         });
       });
-    });
+    }
+    f.get(pc).get(kcb).op(O.i32_add).set(pc);
+    f.br(0).end().end();
   });
   mod.add(f, "run");
   return mod;
