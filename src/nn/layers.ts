@@ -13,7 +13,7 @@ import * as init from "./init.js";
 import { add, elu, gelu, leakyRelu, relu, sigmoid, silu, tanh } from "../ops/elementwise.js";
 import { flatten } from "../ops/movement.js";
 import { linear } from "../ops/linalg.js";
-import { avgPool2d, conv2d, convTranspose2d, maxPool2d, type Pool2dOptions } from "../ops/linalg.js";
+import { adaptiveAvgPool2d, avgPool2d, conv1d, conv2d, convTranspose2d, maxPool2d, type Pool2dOptions } from "../ops/linalg.js";
 import { batchNorm, dropout, embedding, layerNorm, logSoftmax, softmax } from "../ops/nn.js";
 import { zeros, ones } from "../ops/creation.js";
 import { fmtShape } from "../tensor/shape.js";
@@ -95,6 +95,41 @@ export class Conv2d extends Module {
   }
 }
 
+export interface Conv1dModuleOptions {
+  stride?: number;
+  padding?: number | "same" | "valid";
+  dilation?: number;
+  groups?: number;
+  bias?: boolean;
+}
+
+/** x [N, Cin, L] -> [N, Cout, L']; weight [Cout, Cin/groups, K]. */
+export class Conv1d extends Module {
+  weight: Variable;
+  bias: Variable | null;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, readonly options: Conv1dModuleOptions = {}) {
+    super();
+    const groups = options.groups ?? 1;
+    if (inChannels % groups || outChannels % groups) throw new Error(`Conv1d: inChannels (${inChannels}) and outChannels (${outChannels}) must be divisible by groups (${groups})`);
+    [this.weight, this.bias] = defaultWeights([outChannels, inChannels / groups, kernelSize], (inChannels / groups) * kernelSize, options.bias === false ? null : outChannels);
+  }
+  forward(x: Tensor): Tensor {
+    if (x.shape.length !== 3 || x.shape[1] !== this.inChannels) {
+      throw new Error(`Conv1d(${this.inChannels}, ${this.outChannels}): expected input [N, ${this.inChannels}, L], got ${fmtShape(x.shape)}`);
+    }
+    const { stride, padding, dilation, groups } = this.options;
+    return conv1d(x, this.weight, { bias: this.bias, stride, padding, dilation, groups });
+  }
+  override extraRepr(): string {
+    const o = this.options;
+    let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${this.kernelSize}`;
+    if (o.stride !== undefined) s += `, stride=${o.stride}`;
+    if (o.padding !== undefined) s += `, padding=${JSON.stringify(o.padding)}`;
+    if (this.bias === null) s += ", bias=false";
+    return s;
+  }
+}
+
 export interface ConvTranspose2dModuleOptions {
   stride?: Pair;
   padding?: Pair;
@@ -166,6 +201,19 @@ export class AvgPool2d extends Module {
   }
   override extraRepr(): string {
     return poolRepr(this.options);
+  }
+}
+
+/** Averages [N, C, H, W] into outputSize bins per channel (PyTorch's adaptive bins). */
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: Pair) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return adaptiveAvgPool2d(x, this.outputSize);
+  }
+  override extraRepr(): string {
+    return `outputSize=${fmtPair(pair(this.outputSize))}`;
   }
 }
 

@@ -226,6 +226,19 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     return this.train(false);
   }
 
+  /** Freezes (false) or unfreezes (true) every parameter; frozen ones get no gradient and
+   *  are skipped by optimizers. Parameters stay parameters (they are saved and loaded). */
+  requiresGrad_(requiresGrad = true): this {
+    this.nameTree();
+    for (const m of this.modules()) {
+      for (const [k, v] of m.ownState("param")) {
+        m._paramKeys.add(k); // stays a parameter while frozen
+        v.requiresGrad_(requiresGrad);
+      }
+    }
+    return this;
+  }
+
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad = null;
   }

@@ -76,7 +76,8 @@ export abstract class Optimizer<H extends { lr: number }> {
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
     params.forEach((p, i) => {
       if (!(p instanceof Tensor)) throw new TypeError(`${this.constructor.name}: parameter ${i} of group ${this.paramGroups.length} is not a tensor`);
-      if (!p.isLeaf || !p.requiresGrad) throw new Error(`${this.constructor.name}: parameter ${i} (${p.dtype}${fmtShape(p.shape)}) must be a leaf that requires grad`);
+      // Frozen parameters (requiresGrad false) are allowed: they get no gradient, so step() skips them.
+      if (!p.isLeaf || p.dtype !== "float32") throw new Error(`${this.constructor.name}: parameter ${i} (${p.dtype}${fmtShape(p.shape)}) must be a float32 leaf tensor (a parameter), not the result of an op`);
       if (seen.has(p)) throw new Error(`${this.constructor.name}: parameter ${i} appears more than once (in one group or in more than one group)`);
       seen.add(p);
     });

@@ -37,6 +37,18 @@ describe("layers against NumPy", () => {
     expect(new nn.Flatten(2)(x).shape).toEqual([2, 4, 49]);
   });
 
+  it("Conv1d and AdaptiveAvgPool2d", async () => {
+    tb.seed(12);
+    const c = new nn.Conv1d(4, 6, 3, { stride: 2, padding: 1, groups: 2 });
+    expect(c.weight.shape).toEqual([6, 2, 3]);
+    const x = tb.randn([2, 4, 9]);
+    const ref = await np("conv2d_ref(x[:, :, None, :], w[:, :, None, :], (1, 2), (0, 1), (1, 1), 2)[:, :, 0, :] + b.reshape(1, -1, 1)", { x, w: c.weight, b: c.bias! });
+    expectClose(c(x), ref, { rtol: 1e-4, atol: 1e-4 });
+    expect(() => c(tb.ones([2, 3, 9]))).toThrow("Conv1d(4, 6): expected input [N, 4, L], got [2,3,9]");
+    const img = tb.randn([2, 3, 7, 5]);
+    expectClose(new nn.AdaptiveAvgPool2d([3, 2])(img), await np("adaptive_ref(x, 3, 2)", { x: img }), { rtol: 1e-5, atol: 1e-5 });
+  });
+
   it("activations equal their functional ops", () => {
     tb.seed(3);
     const x = tb.randn([3, 5]);

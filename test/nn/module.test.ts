@@ -126,6 +126,22 @@ describe("Module", () => {
     expect(drop(x).tolist()).toEqual(x.tolist());
   });
 
+  it("requiresGrad_(false) freezes a submodule: no gradients, no updates, still saved", () => {
+    tb.seed(13);
+    const net = new Net();
+    net.encoder.requiresGrad_(false);
+    expect(net.namedParameters().map(([k]) => k)).toContain("encoder.fc.weight");
+    const before = net.encoder.fc.weight.tolist();
+    const opt = new tb.optim.SGD(net.parameters(), { lr: 0.5 });
+    opt.minimize(net(tb.randn([4, 4])).sum());
+    expect(net.encoder.fc.weight.grad).toBeNull();
+    expect(net.encoder.fc.weight.tolist()).toEqual(before);
+    expect(net.layers[0]!.weight.grad).not.toBeNull();
+    expect(Object.keys(net.stateDict())).toContain("encoder.fc.bias");
+    net.encoder.requiresGrad_(true);
+    expect(net.encoder.fc.weight.requiresGrad).toBe(true);
+  });
+
   it("zeroGrad clears every parameter's gradient", () => {
     const net = new Net();
     net(tb.randn([4, 4])).sum().backward();

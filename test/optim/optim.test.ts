@@ -188,7 +188,7 @@ describe("optimizer API", () => {
     expect([a.grad, b.grad]).toEqual([null, null]);
     expect(() => new optim.SGD([], { lr: 1 })).toThrow("empty parameter list");
     expect(() => new optim.SGD([a, a], { lr: 1 })).toThrow("appears more than once");
-    expect(() => new optim.SGD([tb.ones([2])], { lr: 1 })).toThrow("must be a leaf that requires grad");
+    expect(() => new optim.SGD([tb.ones([2]).requiresGrad_().mul(2)], { lr: 1 })).toThrow("must be a float32 leaf tensor (a parameter), not the result of an op");
   });
 
   it("minimize(loss) is zeroGrad, backward, step", () => {
