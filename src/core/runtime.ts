@@ -5,8 +5,8 @@
 // or a FinalizationRegistry when the tensor object is garbage collected.
 //
 // Backend memory is invisible to V8, so the library collects on allocation pressure: when
-// the bytes allocated since the last pass exceed a threshold (32 MB by default) it runs a
-// full GC and then the finalizers at once with FinalizationRegistry.prototype.cleanupSome. gc is the host's (the kernel runs
+// the bytes allocated since the last pass exceed max(32 MB, bytes live after that pass) it
+// runs a full GC and then the finalizers at once with FinalizationRegistry.prototype.cleanupSome. gc is the host's (the kernel runs
 // node with --expose-gc) or, in plain Node, one obtained by setting the V8 flag at run
 // time; cleanupSome comes from a registry built in a fresh context after enabling
 // --harmony-weak-refs-with-cleanup-some the same way. So even a synchronous training loop
@@ -63,8 +63,11 @@ const stats = { tensors: 0, bytes: 0, sinceCollect: 0 };
 /** Bytes allocated since the last collection that trigger the next one. */
 let collectThreshold = 32 * 2 ** 20;
 
+let nextPass = collectThreshold;
+
 export function setCollectThreshold(bytes: number): void {
   collectThreshold = bytes;
+  nextPass = bytes;
 }
 
 type Held = { storage: Storage | null };
@@ -125,6 +128,9 @@ export function collect(): boolean {
   if (!gc) return false;
   gc();
   registry.cleanupSome?.();
+  // Like a GC's heap-growth factor: the next pass waits for as many bytes as are live now
+  // (at least the threshold), so collection costs stay proportional to allocation.
+  nextPass = Math.max(collectThreshold, stats.bytes);
   return true;
 }
 
@@ -132,7 +138,7 @@ export function collect(): boolean {
  *  out-of-memory error that says what was asked for and what is live. */
 export function allocate(backend: Backend, bytes: number, what: string | (() => string)): Storage {
   stats.sinceCollect += bytes;
-  if (stats.sinceCollect > collectThreshold) collect();
+  if (stats.sinceCollect > nextPass) collect();
   let buf: Buffer;
   try {
     buf = backend.allocate(bytes);
