@@ -42,6 +42,23 @@ describe("fit", () => {
     expect(hc.accuracy).toEqual(h.accuracy);
   });
 
+  it("compiled steps with batch norm and dropout follow the eager ones", () => {
+    const run = (compile: boolean) => {
+      const s = irisSetup(4);
+      tb.seed(5);
+      const model = new nn.Sequential(new nn.Linear(4, 16), new nn.BatchNorm1d(16), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(16, 3));
+      const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+      const h = tb.fit(model, s.loader, { optimizer: opt, epochs: 3, validation: s.val, verbose: false, compile });
+      return { h, model };
+    };
+    const eager = run(false);
+    const graph = run(true);
+    graph.h.loss.forEach((v, i) => expect(v).toBeCloseTo(eager.h.loss[i]!, 4));
+    graph.h.val_loss!.forEach((v, i) => expect(v).toBeCloseTo(eager.h.val_loss![i]!, 4));
+    const bn = (m: nn.Sequential) => (m[1] as nn.BatchNorm1d).runningVar!.dataSync();
+    bn(graph.model).forEach((v, i) => expect(v).toBeCloseTo(bn(eager.model)[i]!, 4));
+  });
+
   it("shows a live curve updated in place and a progress bar per epoch", () => {
     const shown: { kind: string; id?: string; bundle: MimeBundle }[] = [];
     const host: DisplayHost = {
