@@ -21,6 +21,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import { resolve as resolveSpecifier } from "import-meta-resolve";
+import { router } from "./cellapi.js";
 import { projectRoot } from "./checker.js";
 
 type Importer = (url: string) => Promise<Record<string, unknown>>;
@@ -42,7 +43,10 @@ async function importUrl(url: string): Promise<Record<string, unknown>> {
       filename: "tensorbook-import",
       importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     });
-    nativeImport = script.runInThisContext() as Importer;
+    const viaVm = script.runInThisContext() as Importer;
+    // Outside the cell's context: Node's one-time ExperimentalWarning for this loader
+    // belongs to the kernel's stderr, not to the cell's output.
+    nativeImport = (u) => router.context.exit(() => viaVm(u));
     return nativeImport(url);
   }
 }
