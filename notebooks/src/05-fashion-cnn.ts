@@ -19,8 +19,8 @@ const [test] = tb.data.split(fullTest, [1000, fullTest.length - 1000], { seed: 0
 const classes = fullTrain.classNames.slice();
 console.log(`training on ${train.length} of ${fullTrain.length} images, testing on ${test.length} of ${fullTest.length}`);
 console.log("classes:", classes.join(", "));
-const [sampleX, sampleY] = train.batch([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-tb.plot.images(sampleX, { title: "training examples", titles: Array.from(sampleY.dataSync(), (c) => classes[c]!), cols: 6, size: 100 })
+const [sampleX, sampleY] = train.batch([0, 1, 2, 3, 4, 5]);
+tb.plot.images(sampleX, { title: "training examples", titles: Array.from(sampleY.dataSync(), (c) => classes[c]!), cols: 6, size: 110 })
 // %% [markdown]
 // ## The network
 //

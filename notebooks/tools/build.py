@@ -13,6 +13,8 @@ into a temporary JUPYTER_DATA_DIR (dist/ must be built: `npm run build`), replac
 of the plotly.js output (the ~5 MB library, sent once per kernel session) with a short
 comment so the repository stays small (figures keep their SVG fallback), and writes the
 executed notebook to notebooks/NAME.ipynb. With --source-only it writes unexecuted notebooks.
+With --check it changes nothing and exits non-zero when a committed notebook's cells (sources,
+kinds, tags) differ from its source file, or a committed notebook still carries plotly.js.
 Run it with Debian's /usr/bin/python3 (nbformat, nbconvert).
 """
 
@@ -103,7 +105,35 @@ def execute(src_nb, data_dir, timeout=120):
     return nbformat.reads(done.stdout.decode(), as_version=4)
 
 
+def check(names):
+    """Problems with the committed notebooks: cells that differ from notebooks/src, plotly.js left in."""
+    problems = []
+    for name in names:
+        want = notebook_from_source(os.path.join(NOTEBOOKS, "src", f"{name}.ts"))
+        path = os.path.join(NOTEBOOKS, f"{name}.ipynb")
+        if not os.path.exists(path):
+            problems.append(f"{name}.ipynb is missing; run notebooks/tools/build.py {name}")
+            continue
+        have = nbformat.read(path, as_version=4)
+        cells = lambda nb: [(c.cell_type, c.source, c.get("metadata", {}).get("tags", [])) for c in nb.cells]
+        if cells(have) != cells(want):
+            problems.append(f"{name}.ipynb differs from src/{name}.ts; rebuild it with notebooks/tools/build.py {name}")
+        if have.metadata.get("kernelspec", {}).get("name") != "tensorbook":
+            problems.append(f"{name}.ipynb does not name the tensorbook kernelspec")
+        for cell in have.cells:
+            for out in cell.get("outputs", []):
+                if len(out.get("data", {}).get("text/html", "")) > 1_000_000:
+                    problems.append(f"{name}.ipynb carries a text/html output over 1 MB (plotly.js?)")
+    return problems
+
+
 def main(argv):
+    if "--check" in argv:
+        names = [a for a in argv if not a.startswith("--")] or sorted(
+            os.path.splitext(f)[0] for f in os.listdir(os.path.join(NOTEBOOKS, "src")) if f.endswith(".ts"))
+        problems = check(names)
+        print("\n".join(problems) or f"{len(names)} notebooks match their sources")
+        sys.exit(1 if problems else 0)
     source_only = "--source-only" in argv
     names = [a for a in argv if not a.startswith("--")]
     if not names:

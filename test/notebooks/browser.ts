@@ -24,6 +24,10 @@ const FIGURES_DRAWN = `(n) => {
   const divs = [...document.querySelectorAll(".tensorbook-plot")];
   return divs.length >= n && divs.every((d) => d.querySelector("svg.main-svg .trace, svg.main-svg .hm") !== null);
 }`;
+const MATHJAX_IDLE = `(() => {
+  const m = document.getElementById("MathJax_Message");
+  return !m || m.style.display === "none" || m.textContent === "";
+})()`;
 // Diagrams: SVG outputs as <img> (lab-svg template) or inline Graphviz SVG in HTML outputs.
 const MEASURE = `() => {
   const figures = [...document.querySelectorAll(".tensorbook-plot")].map((d) => ({
@@ -71,6 +75,8 @@ export class Browser {
       // Figures draw when window.Plotly appears (the first figure's output defines it).
       await page.waitForFunction(`(${FIGURES_DRAWN})(${expectedFigures})`, undefined, { timeout: 30_000 })
         .catch(() => undefined); // the report below says which figures are missing
+      // MathJax's "Loading ..." banner would otherwise sit over the screenshot.
+      await page.waitForFunction(MATHJAX_IDLE, undefined, { timeout: 10_000 }).catch(() => undefined);
       const report = (await page.evaluate(`(${MEASURE})()`)) as Omit<PageReport, "errors">;
       await page.screenshot({ path: screenshot, fullPage: true });
       return { errors, ...report };
