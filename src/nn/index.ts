@@ -12,3 +12,4 @@ export { CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCEWithLogitsLoss } from ".
 export { summary, ModelSummary, type SummaryRow } from "./summary.js";
 export * as init from "./init.js";
 export { fit, type FitOptions, type History, type Metric } from "./fit.js";
+export { toPytorchNames, fromPytorchNames } from "./names.js";

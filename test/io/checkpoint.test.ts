@@ -108,3 +108,40 @@ print(json.dumps({'names': sorted(h), 'meta': meta, 'groups': json.loads(meta['p
     await expect(tb.load(join(dir, "cut.safetensors"))).rejects.toThrow(/cut\.safetensors/);
   });
 });
+
+describe("PyTorch interop", () => {
+  it("a state dict written by Python with PyTorch's names loads into the same architecture", async () => {
+    const path = join(dir, "torch.safetensors");
+    // A safetensors file as torch's save_file writes it for Sequential(Linear(3, 4),
+    // BatchNorm1d(4), ReLU(), Linear(4, 2)), written here with struct and json only.
+    const script = `
+import json, struct, sys
+import numpy as np
+rng = np.random.default_rng(0)
+t = {
+  "0.weight": rng.standard_normal((4, 3)), "0.bias": rng.standard_normal(4),
+  "1.weight": rng.standard_normal(4), "1.bias": rng.standard_normal(4),
+  "1.running_mean": rng.standard_normal(4), "1.running_var": rng.random(4) + 0.5,
+  "3.weight": rng.standard_normal((2, 4)), "3.bias": rng.standard_normal(2),
+}
+header = {}; blobs = []; off = 0
+for k in sorted(t):
+    b = t[k].astype("<f4").tobytes(); header[k] = {"dtype": "F32", "shape": list(t[k].shape), "data_offsets": [off, off + len(b)]}; off += len(b); blobs.append(b)
+nb = np.array(3, dtype="<i8").tobytes()
+header["1.num_batches_tracked"] = {"dtype": "I64", "shape": [], "data_offsets": [off, off + 8]}; blobs.append(nb)
+h = json.dumps(header).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+x = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]])
+a = x @ t["0.weight"].T + t["0.bias"]
+a = (a - t["1.running_mean"]) / np.sqrt(t["1.running_var"] + 1e-5) * t["1.weight"] + t["1.bias"]
+print(json.dumps((np.maximum(a, 0) @ t["3.weight"].T + t["3.bias"]).reshape(-1).tolist()))`;
+    const want = JSON.parse(execFileSync(python, ["-c", script, path], { encoding: "utf8" })) as number[];
+    const model = new nn.Sequential(new nn.Linear(3, 4), new nn.BatchNorm1d(4), new nn.ReLU(), new nn.Linear(4, 2));
+    model.loadStateDict(nn.fromPytorchNames(await tb.load(path)));
+    model.eval();
+    const got = model(tb.tensor([[1, -2, 0.5], [0, 3, -1]])).dataSync();
+    want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
+    expect(Object.keys(nn.toPytorchNames(model.stateDict()))).toContain("1.num_batches_tracked");
+    expect(Object.keys(nn.toPytorchNames(new nn.MultiheadAttention(4, 2).stateDict()))).toEqual(["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]);
+  });
+});
