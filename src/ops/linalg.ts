@@ -26,6 +26,13 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a2.shape[ra - 1] !== b2.shape[rb - 2]) {
     throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${a2.shape[ra - 1]} != ${b2.shape[rb - 2]})`);
   }
+  if (rb === 2 && ra > 2) {
+    // [..., M, K] @ [K, N]: one [(...)M, K] @ [K, N] product (a view when a is contiguous),
+    // so the weight's gradient is a single matmul instead of a batched one summed later.
+    const flat = bind("matmul", [reshape(a2, [-1, a2.shape[ra - 1]]), b2], {});
+    const y = reshape(flat, [...a2.shape.slice(0, ra - 1), b2.shape[1]]);
+    return b.shape.length === 1 ? squeeze(y, -1) : y;
+  }
   const batch = broadcastShapes("matmul", a2.shape.slice(0, ra - 2), b2.shape.slice(0, rb - 2));
   const ae = expand(a2, [...batch, ...a2.shape.slice(ra - 2)]);
   const be = expand(b2, [...batch, ...b2.shape.slice(rb - 2)]);

@@ -92,6 +92,8 @@ const movement: Case[] = [
 
 const nn: Case[] = [
   ["matmul batched broadcast", tb.matmul, () => [randn([2, 1, 3, 4]), randn([3, 4, 2])]],
+  ["matmul 3-D @ 2-D (flattened)", tb.matmul, () => [randn([2, 3, 4]), randn([4, 2])]],
+  ["matmul strided 3-D @ 1-D", (a, b) => a.permute([1, 0, 2]).matmul(b), () => [randn([3, 2, 4]), randn([4])]],
   ["matmul 1-D", tb.matmul, () => [randn([4]), randn([4, 3])]],
   ["matmul transposed views", (a, b) => a.T.matmul(b.T), () => [randn([4, 3]), randn([2, 4])]],
   ["linear", (x, w, b) => tb.linear(x, w, b), () => [randn([3, 4]), randn([2, 4]), randn([2])]],
