@@ -94,9 +94,12 @@ export class Tensor {
    *  statistics and optimizer updates. Views of this tensor see the change. */
   _assign(other: Tensor): void {
     if (fmtShape(other.shape) !== fmtShape(this.shape)) throw new Error(`assign: shape ${fmtShape(other.shape)} does not match ${fmtShape(this.shape)}`);
-    const src = o.cast(other, this.dtype)._view();
+    let value = o.cast(other, this.dtype);
     const dst = this._view();
-    this._storage().backend.dispatch({ kind: "copy", input: src, out: dst });
+    // The copy kernel needs disjoint views: a value read from this very storage (x.T, a
+    // shifted slice) goes through a fresh buffer first.
+    if (value._view().buffer === dst.buffer) value = o.copyOf(value);
+    this._storage().backend.dispatch({ kind: "copy", input: value._view(), out: dst });
   }
 
   get size(): number {

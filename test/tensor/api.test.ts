@@ -57,6 +57,16 @@ describe("API conventions", () => {
     d[0] = 100;
     expect(x.tolist()).toEqual([[1, 2, 3]]);
   });
+  it("in-place assignment from an overlapping view of itself", () => {
+    const x = tb.tensor([[1, 2], [3, 4]]);
+    const view = x.reshape([4]);
+    x._assign(x.T);
+    expect(x.tolist()).toEqual([[1, 3], [2, 4]]);
+    expect(view.tolist()).toEqual([1, 3, 2, 4]);
+    const r = tb.arange(5).float();
+    r.narrow(0, 1, 4)._assign(r.narrow(0, 0, 4));
+    expect(r.tolist()).toEqual([0, 0, 1, 2, 3]);
+  });
   it("backend is selectable", () => {
     const prev = tb.getBackend();
     const ref = new tb.ReferenceBackend();
