@@ -108,7 +108,7 @@ describe("graph IR", () => {
     expect(g.nodes.filter((k) => k.kind === "constant")).toHaveLength(1);
   });
 
-  it("algebraic simplification: x*1, x+0, double transposes, reshape chains, no-op casts", () => {
+  it("algebraic simplification: x*1, x+0, double transposes, reshape chains, no-op and round-trip casts", () => {
     const t = builder();
     const x = t.input("x", f32(2, 3), 0);
     const one = t.op("expand", [t.scalar(1)], f32(2, 3), { shape: [2, 3] });
@@ -119,16 +119,19 @@ describe("graph IR", () => {
     const r = t.op("reshape", [t.op("reshape", [tt], f32(6), { shape: [6] })], f32(3, 2), { shape: [3, 2] });
     const back = t.op("reshape", [t.op("reshape", [tt], f32(6), { shape: [6] })], f32(2, 3), { shape: [2, 3] });
     const c = t.op("cast", [back], f32(2, 3), { dtype: "float32" });
+    const mask = t.op("gt", [x, x], { shape: [2, 3], dtype: "bool" }, {});
+    const roundTrip = t.op("cast", [t.op("cast", [mask], f32(2, 3), { dtype: "float32" })], { shape: [2, 3], dtype: "bool" }, { dtype: "bool" });
     const nn = t.op("neg", [t.op("neg", [c], f32(2, 3), {})], f32(2, 3), {});
     // x * 0 is left alone: it is NaN where x is infinite.
     const z = t.op("mul", [nn, zero], f32(2, 3), {});
-    const g = eliminateDeadCode(simplify(t.b.build([r, z])));
+    const g = eliminateDeadCode(simplify(t.b.build([r, z, roundTrip])));
     expect(g.toString()).toMatchInlineSnapshot(`
       "{ lambda x:f32[2,3] ; .
         let a:f32[2,3] = expand[shape=[2,3]] 0.0:f32[]
             b:f32[3,2] = reshape[shape=[3,2]] x
-            c:f32[2,3] = mul x a
-        in (b, c) }"
+            c:bool[2,3] = gt x x
+            d:f32[2,3] = mul x a
+        in (b, d, c) }"
     `);
   });
 

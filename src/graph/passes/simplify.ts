@@ -6,6 +6,7 @@
 //   permute(permute(x, p), q)                           ->  permute(x, p∘q), or x if identity
 //   reshape(reshape(x)), reshape(x) to x's own shape    ->  one reshape, or x
 //   expand(x) to x's own shape, cast(x) to x's dtype    ->  x
+//   cast(cast(x: bool, int32 or float32), bool)         ->  x
 //
 // x * 0 is not simplified: it is NaN for infinite or NaN x. A constant operand may be a
 // scalar constant seen through expand/reshape (how ops broadcast numbers).
@@ -49,8 +50,15 @@ function simplifyOp(n: OpNode, inputs: number[], b: GraphBuilder): number | unde
         }
       }
       return undefined;
-    case "cast":
-      return same(x) ? x : undefined;
+    case "cast": {
+      if (same(x)) return x;
+      // bool -> (int32 | float32) -> bool returns the original: every bool survives the trip.
+      const inner = b.node(x);
+      if (inner.kind === "op" && inner.prim === "cast" && n.aval.dtype === "bool" && b.node(inner.inputs[0]!).aval.dtype === "bool") {
+        return same(inner.inputs[0]!) ? inner.inputs[0] : undefined;
+      }
+      return undefined;
+    }
     case "permute": {
       const perm = (n as OpNode<"permute">).params.perm;
       const inner = b.node(x);
