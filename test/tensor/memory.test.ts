@@ -172,10 +172,8 @@ describe("finalization under allocation pressure", () => {
       `import * as ops from "./src/ops/api.js";
        import { noGrad } from "./src/autograd/autograd.js";
        import { memory, setCollectThreshold } from "./src/core/runtime.js";
-       import { setBackend } from "./src/core/runtime.js";
-       import { ReferenceBackend } from "./src/backend/reference.js";
+       import { getBackend } from "./src/core/runtime.js";
        import "./src/tensor/memory.js";
-       setBackend(new ReferenceBackend());
        const tb = { ...ops, noGrad, memory };
        setCollectThreshold(4 << 20);
        const W = tb.randn([32, 8], { requiresGrad: true });
@@ -189,12 +187,14 @@ describe("finalization under allocation pressure", () => {
          W.zeroGrad();
          if (i % 1000 === 999) samples.push({ bytes: tb.memory().bytes, rss: process.memoryUsage().rss, loss: loss.item() });
        }
-       console.log(JSON.stringify(samples));`,
+       console.log(JSON.stringify({ backend: getBackend().name, samples }));`,
     );
     // Plain node, no flags: the library enables gc and cleanupSome itself.
     const r = spawnSync(process.execPath, [join(out, "loop.js")], { encoding: "utf8" });
     expect(r.stderr).toBe("");
-    const samples = JSON.parse(r.stdout) as { bytes: number; rss: number; loss: number }[];
+    // The library's default backend (the wasm heap, unless the default changes).
+    const { backend, samples } = JSON.parse(r.stdout) as { backend: string; samples: { bytes: number; rss: number; loss: number }[] };
+    expect(backend).toBe(tb.getBackend().name);
     expect(samples).toHaveLength(10);
     const first = samples[0];
     // ~20 KB per step: 200 MB over the run without release; passes every 4 MB keep it flat.
