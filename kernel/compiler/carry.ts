@@ -109,7 +109,7 @@ export function importEntries(source: ts.SourceFile, checker: ts.TypeChecker): E
 /** Entries for the exported declarations in the d.ts text emitted for a cell. */
 export function declarationEntries(dts: string): Entry[] {
   if (!dts) return [];
-  const sf = ts.createSourceFile("cell.d.ts", dts, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const sf = ts.createSourceFile("cell.d.ts", dts, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
   const out: Entry[] = [];
   for (const s of sf.statements) {
     const mods = ts.canHaveModifiers(s) ? ts.getModifiers(s) ?? [] : [];

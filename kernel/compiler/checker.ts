@@ -187,6 +187,32 @@ function combinedLib(libDir: string, names: string[]): string {
   return parts.join("\n");
 }
 
+/**
+ * A snapshot that tells TypeScript what changed since the previous one (the common prefix
+ * and suffix), so that the virtual files that change every cell (the carried declarations
+ * grow at their end) are re-parsed incrementally rather than from scratch.
+ */
+class TextSnapshot implements ts.IScriptSnapshot {
+  constructor(readonly text: string) {}
+  getText(start: number, end: number): string {
+    return this.text.substring(start, end);
+  }
+  getLength(): number {
+    return this.text.length;
+  }
+  getChangeRange(old: ts.IScriptSnapshot): ts.TextChangeRange | undefined {
+    if (!(old instanceof TextSnapshot)) return undefined;
+    const a = old.text;
+    const b = this.text;
+    const max = Math.min(a.length, b.length);
+    let p = 0;
+    while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+    let q = 0;
+    while (q < max - p && a.charCodeAt(a.length - 1 - q) === b.charCodeAt(b.length - 1 - q)) q++;
+    return ts.createTextChangeRange(ts.createTextSpan(p, a.length - p - q), b.length - p - q);
+  }
+}
+
 /** A file's mtime, or -1 when it is gone (then a new version reads it as missing). */
 function mtimeOf(f: string): number {
   try {
@@ -403,7 +429,7 @@ export class CellChecker {
 
   private snapshot(f: string): ts.IScriptSnapshot | undefined {
     const v = this.virtual.get(f);
-    if (v) return (v.snap ??= ts.ScriptSnapshot.fromString(v.text));
+    if (v) return (v.snap ??= new TextSnapshot(v.text));
     if (!this.diskSnap.has(f)) {
       const t = this.read(f);
       this.diskSnap.set(f, t === undefined ? undefined : ts.ScriptSnapshot.fromString(t));
