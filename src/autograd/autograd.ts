@@ -79,7 +79,18 @@ function accumulateGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean)
       const rule = rules[node.prim] as { vjp: ((g: Tensor, xs: Tensor[], out: Tensor, p: Params<Prim>) => (Tensor | null)[]) | null };
       if (rule.vjp) {
         const vjp = rule.vjp;
-        const run = () => vjp(g, [...node.inputs], t, node.params as Params<Prim>);
+        const run = () => {
+          try {
+            return vjp(g, [...node.inputs], t, node.params as Params<Prim>);
+          } catch (e) {
+            if (!/was disposed/.test((e as Error).message)) throw e;
+            throw new Error(
+              `backward: the gradient of ${node.prim} (output ${t.dtype}${fmtShape(t.shape)}) needs a tensor that was disposed ` +
+                `(${(e as Error).message}). Keep the inputs of a computation alive until backward() has run ` +
+                `(tb.scope keeps everything the returned tensors' tape needs).`,
+            );
+          }
+        };
         const gs = eager ? scope(run) : run();
         node.inputs.forEach((x, i) => {
           const gi = gs[i];

@@ -147,6 +147,13 @@ describe("autograd API", () => {
     expect(() => tb.tensor([1]).sum().backward()).toThrow(/does not require grad/);
     expect(() => tb.tensor([1], { dtype: "int32" }).requiresGrad_()).toThrow(/only float32 tensors can require grad/);
   });
+  it("backward through a disposed input says which op needed it", () => {
+    const w = tb.tensor([1, 2], { requiresGrad: true });
+    const h = w.mul(3);
+    const y = h.mul(h).sum();
+    h.dispose();
+    expect(() => y.backward()).toThrow(/backward: the gradient of mul \(output float32\[2\]\) needs a tensor that was disposed/);
+  });
   it("detach and noGrad cut the tape", () => {
     const x = tb.tensor([1, 2], { requiresGrad: true });
     expect(x.mul(2).requiresGrad).toBe(true);
