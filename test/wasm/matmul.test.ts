@@ -38,6 +38,15 @@ describe("wasm matmul", () => {
     expect(closeness(got, want, 1e-5, 1e-4)).toBeLessThanOrEqual(1);
   });
 
+  test("transposed B over several K blocks (column-wise packing, k remainders)", () => {
+    const M = 13, K = 777, N = 37;
+    const a = randn(M * K, 5), bt = randn(N * K, 6);
+    const b: View = { ...upload(be, bt, [N, K]), shape: [K, N], strides: [1, K] };
+    const got = mm(upload(be, a, [M, K]), b, [M, N]);
+    const want = numpy("out = a.astype(np.float64) @ b.astype(np.float64).T", { a: { data: a, shape: [M, K] }, b: { data: bt, shape: [N, K] } });
+    expect(closeness(got, want, 1e-5, 1e-5 * Math.sqrt(K))).toBeLessThanOrEqual(1);
+  });
+
   test("batched with broadcast batch dims: [2,1,M,K] @ [3,K,N] -> [2,3,M,N]", () => {
     const M = 6, K = 10, N = 9;
     const a = randn(2 * M * K, 3), b = randn(3 * K * N, 4);

@@ -29,7 +29,7 @@ export interface WasmBackendOptions {
   /** Force relaxed SIMD on or off (default: detected). */
   relaxedSimd?: boolean;
   /** GEMM tuning: register tile rows (MR) and rows per packed A block (MC, a multiple of MR). */
-  gemm?: { mr: number; mc: number; nc?: number };
+  gemm?: { mr: number; mc: number; nc?: number; unroll?: number };
 }
 
 export interface WasmBackend extends Backend {
@@ -59,7 +59,7 @@ class WasmBackendImpl implements WasmBackend {
 
   constructor(options: WasmBackendOptions) {
     this.rt = new Runtime(options);
-    this.gemmCfg = { mr: options.gemm?.mr ?? 4, mc: options.gemm?.mc ?? 128, fma: this.rt.relaxed };
+    this.gemmCfg = { mr: options.gemm?.mr ?? 6, mc: options.gemm?.mc ?? 120, fma: this.rt.relaxed, unroll: options.gemm?.unroll ?? 1 };
     this.maxNC = options.gemm?.nc ?? 1 << 30;
   }
 
@@ -252,7 +252,7 @@ class WasmBackendImpl implements WasmBackend {
         const per = Math.ceil(gemmScratchBytes(this.gemmCfg, NC) / 64) * 64;
         scratch = heap.alloc(per * scratchThreads);
         const cfg = this.gemmCfg;
-        const kernel = this.rt.kernel(`gemm|${cfg.mr}|${cfg.mc}|${cfg.fma}`, () => buildGemm(cfg, this.rt.pages));
+        const kernel = this.rt.kernel(`gemm|${cfg.mr}|${cfg.mc}|${cfg.fma}|${cfg.unroll}`, () => buildGemm(cfg, this.rt.pages));
         const desc = this.rt.descriptor([
           M, N, K, a.strides[ra - 2]!, a.strides[ra - 1]!, b.strides[rb - 2]!, b.strides[rb - 1]!,
           this.base(out), N, nJc, NC, tables, tables + batch * 4, M * N * 4, scratch, per, gemmBlockDepth(K),
