@@ -41,6 +41,24 @@ describe("random ops", () => {
     expect(tb.randn([4], { generator: g1 }).tolist()).toEqual(tb.randn([4], { generator: g2 }).tolist());
     expect(tb.randn([4], { generator: g1 }).tolist()).not.toEqual(tb.randn([4], { generator: new tb.Generator(2) }).tolist());
   });
+  it("draws bit-identical numbers on the reference and wasm backends", async () => {
+    const spec = "../../src/backend/wasm/index.js";
+    const { createWasmBackend } = (await import(spec)) as { createWasmBackend(o?: { threads?: number }): tb.Backend };
+    const prev = tb.getBackend();
+    const draws = (backend: tb.Backend) => {
+      tb.setBackend(backend);
+      const g = new tb.Generator(77);
+      const out = [tb.rand([1001], { generator: g }), tb.randn([517], { generator: g }), tb.randint(-5, 9, [64], { generator: g })];
+      return out.map((t) => Array.from(t.dataSync()));
+    };
+    try {
+      const a = draws(new tb.ReferenceBackend());
+      const b = draws(createWasmBackend({ threads: 2 }));
+      expect(b).toEqual(a);
+    } finally {
+      tb.setBackend(prev);
+    }
+  });
   it("uniform is (bits >>> 8) * 2^-24", () => {
     const g = new tb.Generator(3);
     const u = tb.rand([8], { generator: g }).dataSync();
