@@ -11,6 +11,9 @@ export interface IoWorkerData {
   /** Int32[0] = number of shell/control requests forwarded so far (read by main for aborts). */
   arrived: SharedArrayBuffer;
   session: string;
+  /** Shared with the main thread: see sigint.ts. */
+  sigint: SharedArrayBuffer;
+  sigintEpoch: number;
 }
 
 export type ToMain =

@@ -12,9 +12,11 @@
 // message with a missing or wrong signature, or malformed frames, is dropped and logged to
 // stderr, never forwarded.
 //
+import { appendFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { reviveMessage, type IoWorkerData, type ToMain, type ToWorker } from "./io-protocol.js";
+import { raiseSigint, sigintDelay, type SigintState } from "./sigint.js";
 import { decode, encode, endpoint, makeMessage, signingKey } from "./wire.js";
 
 /** A socket whose sends are serialized (zeromq rejects a send while one is in flight). */
@@ -25,9 +27,10 @@ class Outgoing {
     private readonly name: string,
   ) {}
   send(frames: Buffer[]): void {
-    this.chain = this.chain.then(
-      () => this.socket.send(frames),
-    ).catch((e: Error) => log(`send on ${this.name} failed: ${e.message}`));
+    this.chain = this.chain
+      .then(() => this.socket.send(frames))
+      .then(() => trace(`${this.name} -> sent`))
+      .catch((e: Error) => log(`send on ${this.name} failed: ${e.message}`));
   }
   flushed(): Promise<void> {
     return this.chain;
@@ -36,6 +39,14 @@ class Outgoing {
 
 function log(text: string): void {
   process.stderr.write(`tensorbook[io]: ${text}\n`);
+  trace(text);
+}
+
+// TENSORBOOK_IO_LOG=<file>: a line per event, written synchronously from this thread (its
+// stderr is relayed by the main thread, which may be stuck in a cell).
+const traceFile = process.env.TENSORBOOK_IO_LOG;
+function trace(text: string): void {
+  if (traceFile) appendFileSync(traceFile, `${process.pid} ${Date.now()} ${text}\n`);
 }
 
 async function run(): Promise<void> {
@@ -45,6 +56,7 @@ async function run(): Promise<void> {
   const info = data.connection;
   const key = signingKey(info.key, info.signature_scheme);
   const arrived = new Int32Array(data.arrived);
+  const sigint: SigintState = { flags: new Int32Array(data.sigint), epoch: data.sigintEpoch };
   const post = (m: ToMain) => port.postMessage(m);
 
   const hb = new zmq.Reply({ linger: 0 });
@@ -73,18 +85,22 @@ async function run(): Promise<void> {
   // A SIGINT that lands while the main thread is type-checking, or between awaits before the
   // cell's script starts, finds nothing to stop, and a `while (true) {}` that starts after it
   // would never see it. So while the same cell still runs, raise SIGINT again every 100 ms
-  // (for at most 4 s): breakOnSigint catches the first one that arrives inside the script.
+  // (for at most 30 s, which covers loading the engine and checking a large cell):
+  // breakOnSigint catches the first one that arrives inside the script. Repeats are only
+  // useful, and only raised, once a breakOnSigint run has settled (sigint.ts).
   let retrying: string | undefined;
   const insist = (target: string | undefined) => {
     if (target === undefined || retrying === target) return;
     retrying = target;
     let tries = 0;
     const timer = setInterval(() => {
-      if (executing !== target || ++tries > 40) {
+      if (executing !== target || ++tries > 300) {
         clearInterval(timer);
         if (retrying === target) retrying = undefined;
         return;
       }
+      if (Atomics.load(sigint.flags, 0) === 0 || sigintDelay(sigint) > 0) return;
+      trace(`SIGINT again (${tries})`);
       process.kill(process.pid, "SIGINT");
     }, 100);
   };
@@ -118,6 +134,7 @@ async function run(): Promise<void> {
         continue;
       }
       const msg = r.msg;
+      trace(`${channel} <- ${msg.header.msg_type}`);
       if (channel === "stdin") {
         post({ kind: "stdin", msg });
       } else if (channel === "control" && msg.header.msg_type === "interrupt_request") {
@@ -128,8 +145,8 @@ async function run(): Promise<void> {
         out.control.send(encode(makeMessage("interrupt_reply", { status: "ok" }, msg, data.session), key));
         out.iopub.send(encode(makeMessage("status", { execution_state: "idle" }, msg, data.session, { identities: [] }), key));
         const target = executing;
-        process.kill(process.pid, "SIGINT");
-        insist(target);
+        trace(`interrupt: SIGINT, running ${target ?? "nothing"}`);
+        raiseSigint(sigint, () => insist(target));
       } else {
         const seq = Atomics.add(arrived, 0, 1) + 1;
         post({ kind: "request", channel, msg, seq });
@@ -138,6 +155,7 @@ async function run(): Promise<void> {
   };
 
   post({ kind: "ready" });
+  trace("ready");
   await Promise.all([heartbeat(), serve(shell, "shell"), serve(control, "control"), serve(stdin, "stdin")]).catch((e: Error) => {
     // Sockets closed at shutdown end the loops with an error; anything else is a bug to report.
     if (!/closed|terminated/i.test(e.message)) log(`I/O loop stopped: ${e.stack ?? e.message}`);

@@ -11,12 +11,10 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { comms } from "./comm.js";
 import type { Engine } from "./engine.js";
-import { KernelHandlers } from "./handlers.js";
-import { defaultHistoryFile, HistoryStore } from "./history.js";
+import type { KernelHandlers } from "./handlers.js";
 import { reviveMessage, type IoWorkerData, type ToMain, type ToWorker } from "./io-protocol.js";
-import { kernelInfoContent } from "./kernel-info.js";
+import { newSigintState, trackBreakOnSigint } from "./sigint.js";
 import { parseConnectionInfo } from "./wire.js";
 
 interface EngineModule {
@@ -40,11 +38,40 @@ export async function runKernel(connectionFile: string): Promise<void> {
   const session = randomUUID();
   const arrived = new SharedArrayBuffer(4);
   const counter = new Int32Array(arrived);
-  const workerData: IoWorkerData = { connection, arrived, session };
+  const sigint = newSigintState();
+  trackBreakOnSigint({ flags: new Int32Array(sigint.buffer), epoch: sigint.epoch });
+  const workerData: IoWorkerData = { connection, arrived, session, sigint: sigint.buffer, sigintEpoch: sigint.epoch };
+  // The I/O thread starts first: its start-up (a new isolate, the ZeroMQ addon, binding) is
+  // most of the time to the first kernel_info_reply, and the imports below overlap with it.
   const worker = new Worker(new URL("./io-worker.js", import.meta.url), { workerData });
   const toWorker = (m: ToWorker) => worker.postMessage(m);
-
+  // Requests that arrive while the modules below load wait here, in order.
+  const early: ToMain[] = [];
+  let onMessage = (m: ToMain) => void early.push(m);
+  worker.on("message", (m: ToMain) => onMessage(m));
+  let handlers: KernelHandlers | undefined;
   let engine: Engine | undefined;
+  // Interrupt (signal mode, or the I/O thread's answer to interrupt_request): synchronous
+  // cells are stopped by the engine's breakOnSigint; pending awaits by engine.interrupt().
+  // Installed before anything else, so an early SIGINT cannot kill the kernel.
+  process.on("SIGINT", () => {
+    handlers?.interrupt(engine);
+    toWorker({ kind: "interrupted" });
+  });
+  // Errors nobody awaited must not kill the kernel: show them on the cell's stderr.
+  const stray = (kind: string) => (e: unknown) => {
+    if (handlers) handlers.reportStray(formatStray(kind, e));
+    else process.stderr.write(formatStray(kind, e));
+  };
+  process.on("uncaughtException", stray("Uncaught"));
+  process.on("unhandledRejection", stray("Unhandled promise rejection"));
+  const [{ comms }, { KernelHandlers }, { defaultHistoryFile, HistoryStore }, { kernelInfoContent }] = await Promise.all([
+    import("./comm.js"),
+    import("./handlers.js"),
+    import("./history.js"),
+    import("./kernel-info.js"),
+  ]);
+
   let loading: Promise<Engine> | undefined;
   const loadEngine = (): Promise<Engine> =>
     (loading ??= import(engineSpecifier()).then((m: EngineModule) => {
@@ -69,7 +96,7 @@ export async function runKernel(connectionFile: string): Promise<void> {
     setTimeout(() => process.exit(0), 1500).unref();
   };
 
-  const handlers = new KernelHandlers({
+  const kernel = new KernelHandlers({
     engine: loadEngine,
     outbox: { send: (channel, msg) => toWorker({ kind: "send", channel, msg }) },
     session,
@@ -79,19 +106,21 @@ export async function runKernel(connectionFile: string): Promise<void> {
     arrivedSoFar: () => Atomics.load(counter, 0),
     onShutdown: shutdown,
   });
+  handlers = kernel;
 
-  worker.on("message", (m: ToMain) => {
+  onMessage = (m: ToMain) => {
     if (m.kind === "request") {
       const msg = reviveMessage(m.msg);
-      void handlers.receive(m.channel, msg, m.seq).then(() => {
+      void kernel.receive(m.channel, msg, m.seq).then(() => {
         if (msg.header.msg_type === "kernel_info_request") warm();
       });
     } else if (m.kind === "stdin") {
-      handlers.receiveStdin(reviveMessage(m.msg));
+      kernel.receiveStdin(reviveMessage(m.msg));
     } else if (m.kind === "closed") {
       process.exit(0);
     }
-  });
+  };
+  for (const m of early.splice(0)) onMessage(m);
   worker.on("error", (e) => {
     process.stderr.write(`tensorbook: I/O thread failed: ${e.stack ?? e.message}\n`);
     process.exit(1);
@@ -103,15 +132,6 @@ export async function runKernel(connectionFile: string): Promise<void> {
     }
   });
 
-  // Interrupt (signal mode, or the I/O thread's answer to interrupt_request): synchronous
-  // cells are stopped by the engine's breakOnSigint; pending awaits by engine.interrupt().
-  process.on("SIGINT", () => {
-    handlers.interrupt(engine);
-    toWorker({ kind: "interrupted" });
-  });
-  // Errors nobody awaited must not kill the kernel: show them on the cell's stderr.
-  process.on("uncaughtException", (e) => handlers.reportStray(formatStray("Uncaught", e)));
-  process.on("unhandledRejection", (e) => handlers.reportStray(formatStray("Unhandled promise rejection", e)));
 }
 
 function connectionFileFromArgv(argv: string[]): string | undefined {
