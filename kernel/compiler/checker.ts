@@ -534,13 +534,19 @@ export class CellChecker {
       else if (name.endsWith(".js.map")) map = text;
       else if (name.endsWith(".d.ts")) dts = text;
     };
-    program.emit(sf, write, undefined, false, transformers);
+    // One emit pass writes the JS, its map and, for a cell with top-level declarations, the
+    // d.ts (forceDtsEmit: a sixth parameter of Program.emit that the language service's
+    // getEmitOutput uses but the public type omits; `declaration` itself stays off).
+    type EmitForced = (
+      sf: ts.SourceFile | undefined,
+      write: ts.WriteFileCallback,
+      token: undefined,
+      dtsOnly: boolean,
+      tr: ts.CustomTransformers,
+      forceDts: boolean,
+    ) => ts.EmitResult;
+    (program.emit as EmitForced)(sf, write, undefined, false, transformers, cell.declares);
     if (!js) throw new Error("tensorbook kernel: TypeScript emitted no JavaScript for the cell");
-    // Declarations are only worth a d.ts emit when the cell has top-level declarations.
-    // forceDtsEmit (the language service's getEmitOutput uses it) is a sixth parameter that
-    // the public type of Program.emit omits.
-    type EmitForced = (sf: ts.SourceFile | undefined, write: ts.WriteFileCallback, token: undefined, dtsOnly: boolean, tr: undefined, forceDts: boolean) => ts.EmitResult;
-    if (cell.declares) (program.emit as EmitForced)(sf, write, undefined, true, undefined, true);
     const entries = [...importEntries(sf, program.getTypeChecker()), ...declarationEntries(dts)];
     if (entries.length > 0) {
       this.carried.put(entries);
