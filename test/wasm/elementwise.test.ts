@@ -33,6 +33,25 @@ describe("wasm elementwise", () => {
     expect(run(expr, [va, vb], [1003])).toEqual(oracle([1003], [{ data: a, v: va }, { data: b, v: vb }], (x, y) => f(f(x * y) + 0.5)));
   });
 
+  test("large transposed inputs go through the blocked transpose (ragged rows and cols, slices, int32, plain copies)", () => {
+    // [67, 130] read from a [130, 70] column-major store (ld 70 > 67 rows: a slice), offset 3
+    const rows = 67, cols = 130, ld = 70;
+    const a = randn(cols * ld + 3, 5), b = randn(rows * cols, 6);
+    const va: View = { ...upload(be, a, [a.length]), shape: [rows, cols], strides: [1, ld], offset: 3 };
+    const vb = upload(be, b, [rows, cols]);
+    const expr: ScalarExpr = { op: "sub", a: { op: "mul", a: inp(0), b: inp(1), dtype: "float32" }, b: inp(0), dtype: "float32" };
+    const want = oracle([rows, cols], [{ data: a, v: va }, { data: b, v: vb }], (x, y) => f(f(x * y) - x));
+    expect(run(expr, [va, vb], [rows, cols])).toEqual(want);
+    // the same input as a plain copy (straight into out) and as int32 bits
+    expect(run(inp(0), [va], [rows, cols])).toEqual(oracle([rows, cols], [{ data: a, v: va }], (x) => x));
+    const ints = new Int32Array(a.length).map((_, i) => i * 7 - 1000);
+    const vi: View = { ...upload(be, ints, [ints.length], "int32"), shape: [rows, cols], strides: [1, ld], offset: 3 };
+    expect(run(inp(0, "int32"), [vi], [rows, cols], "int32")).toEqual(oracle([rows, cols], [{ data: ints, v: vi }], (x) => x));
+    // size-1 dims around the transposed pair, as the front end makes them
+    const v3: View = { ...va, shape: [1, rows, 1, cols], strides: [999, 1, 5, ld] };
+    expect(run(inp(0), [v3], [1, rows, 1, cols])).toEqual(want.map((_, i) => at(a, va, [Math.floor(i / cols), i % cols])));
+  });
+
   test("broadcast, transposed, flipped and offset views", () => {
     const shape = [3, 4, 5];
     const a = randn(15, 3); // [3,1,5] broadcast over axis 1
