@@ -68,8 +68,13 @@ export interface ElementwiseSpec {
   fma: boolean;
 }
 
-export function elementwiseKey(s: ElementwiseSpec): string {
-  return `ew|${exprKey(s.expr)}|${s.dtypes.join(",")}|${s.classes.join("")}|${s.outerRank}|${s.fma}`;
+export function elementwiseKey(s: ElementwiseSpec, exprText: string = exprKey(s.expr)): string {
+  return `ew|${exprText}|${layoutKey(s)}|${s.fma}`;
+}
+
+/** The part of a kernel's key that is not the expression: operand dtypes, lane classes, rank. */
+export function layoutKey(s: Pick<ElementwiseSpec, "dtypes" | "classes" | "outerRank">): string {
+  return `${s.dtypes.join(",")}|${s.classes.join("")}|${s.outerRank}`;
 }
 
 /** Pushes a vector load of operand at pointer local p (class c or s). */
@@ -224,7 +229,7 @@ export function buildElementwise(spec: ElementwiseSpec, pages: { initial: number
 
 /** The descriptor words for a collapsed layout, followed by the expression's parameter
  *  consts (see constWords in expr.ts). */
-export function elementwiseDescriptor(layout: CollapsedLayout, bases: number[], expr: ScalarExpr): Int32Array {
+export function elementwiseDescriptor(layout: CollapsedLayout, bases: number[], expr: ScalarExpr, consts: readonly number[] = constWords(expr)): number[] {
   const R = layout.shape.length - 1;
   const words: number[] = [layout.shape[R]!];
   layout.strides.forEach((s, k) => {
@@ -232,8 +237,8 @@ export function elementwiseDescriptor(layout: CollapsedLayout, bases: number[], 
     for (let d = 0; d < R; d++) words.push(s[d]!);
   });
   for (let d = 0; d < R; d++) words.push(layout.shape[d]!);
-  words.push(...constWords(expr));
-  return new Int32Array(words);
+  for (const w of consts) words.push(w);
+  return words;
 }
 
 /** Operand byte base addresses for views whose buffers start at the given addresses. */

@@ -380,9 +380,11 @@ export function constParams(root: ScalarExpr): Map<ScalarExpr, number> {
 }
 
 /** Descriptor words for the parameter consts, in slot order (f32 bits, i32, or 0/1). */
+const constBits = new Float32Array(1), constBitsI32 = new Int32Array(constBits.buffer);
+
 export function constWords(root: ScalarExpr): number[] {
   const words: number[] = [];
-  const f = new Float32Array(1), i = new Int32Array(f.buffer);
+  const f = constBits, i = constBitsI32;
   for (const e of constParams(root).keys()) {
     const c = e as ConstExpr;
     if (c.dtype === "float32") {

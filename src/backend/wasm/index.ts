@@ -10,10 +10,14 @@
 import type { AnyTypedArray, Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend.js";
 import { itemSize } from "../backend.js";
 import {
-  buildElementwise, collapseLayout, contiguousStrides, isContiguous, elementwiseDescriptor, elementwiseKey, laneClass, type ElementwiseSpec,
+  buildElementwise, collapseLayout, contiguousStrides, isContiguous, elementwiseDescriptor, elementwiseKey, laneClass, layoutKey,
+  type ElementwiseSpec,
 } from "./elementwise.js";
+import { constWords, exprKey } from "./expr.js";
+import type { CompiledKernel } from "./runtime.js";
 import { buildGemm, gemmBlockDepth, gemmScratchBytes, NR, type GemmConfig } from "./matmul.js";
 import { OutOfMemoryError } from "./memory.js";
+import { buildTranspose, transposeDescriptor, TRANSPOSE_ROWS_PER_UNIT } from "./transpose.js";
 import { philoxFill } from "../../random/philox.js";
 import { Runtime } from "./runtime.js";
 import { dispatchCumsum, dispatchReduce } from "./reduce.js";
@@ -47,6 +51,9 @@ export interface WasmBackend extends Backend {
 
 /** Elements per thread below which elementwise work stays on the calling thread. */
 const EW_MIN_PER_THREAD = 1 << 15;
+/** Elements from which an elementwise input read through a transposed view is first copied
+ *  by the blocked transpose kernel (transpose.ts) instead of being gathered lane by lane. */
+const TRANSPOSE_MIN_ELEMENTS = 1 << 12;
 
 class WasmBackendImpl implements WasmBackend {
   readonly name = "wasm";
@@ -56,6 +63,8 @@ class WasmBackendImpl implements WasmBackend {
   private readonly gemmCfg: GemmConfig;
   /** Upper bound on columns per GEMM work unit (keeps the packed B block in L2). */
   private readonly maxNC: number;
+  /** Per expression object: its key text, parameter const words, and kernels by layoutKey. */
+  private readonly exprInfo = new WeakMap<ScalarExpr, { text: string; consts: number[]; kernels: Map<string, CompiledKernel> }>();
 
   constructor(options: WasmBackendOptions) {
     this.rt = new Runtime(options);
@@ -153,6 +162,7 @@ class WasmBackendImpl implements WasmBackend {
     const views = [out, ...inputs];
     const layout = collapseLayout(out.shape, views.map((v) => v.strides));
     const R = layout.shape.length - 1;
+    if (R === 1 && n >= TRANSPOSE_MIN_ELEMENTS && this.untransposed(expr, inputs, out, layout.shape, layout.strides)) return;
     const spec: ElementwiseSpec = {
       expr,
       dtypes: views.map((v) => v.dtype),
@@ -160,9 +170,62 @@ class WasmBackendImpl implements WasmBackend {
       outerRank: R,
       fma: this.rt.relaxed,
     };
-    const kernel = this.rt.kernel(elementwiseKey(spec), () => buildElementwise(spec, this.rt.pages));
-    const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v)), expr));
+    // Expressions are immutable and graphs (and front-end rules) reuse the same objects, so
+    // the expression's text key, its constant words and its kernels per layout are cached
+    // on the object: a repeated dispatch builds no long key string.
+    let info = this.exprInfo.get(expr);
+    if (!info) this.exprInfo.set(expr, (info = { text: exprKey(expr), consts: constWords(expr), kernels: new Map() }));
+    const lk = layoutKey(spec);
+    let kernel = info.kernels.get(lk);
+    if (!kernel) {
+      kernel = this.rt.kernel(elementwiseKey(spec, info.text), () => buildElementwise(spec, this.rt.pages));
+      info.kernels.set(lk, kernel);
+    }
+    const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v)), expr, info.consts));
     this.rt.run(kernel, desc, n, { minPerThread: EW_MIN_PER_THREAD, align: 16 });
+  }
+
+  /** For a 2-D collapsed layout [rows, cols] with out row-major and some 4-byte input
+   *  column-major (strides [1, ld]): copies each such input through the blocked transpose
+   *  kernel into a row-major temp (or straight into out for a plain copy) and runs the
+   *  kernel on that. Returns false, doing nothing, when no input is transposed. */
+  private untransposed(expr: ScalarExpr, inputs: readonly View[], out: View, shape: number[], strides: number[][]): boolean {
+    const rows = shape[0]!, cols = shape[1]!;
+    if (strides[0]![0] !== cols || strides[0]![1] !== 1) return false;
+    const moved: number[] = [];
+    inputs.forEach((v, i) => {
+      const s = strides[i + 1]!;
+      if (itemSize[v.dtype] === 4 && s[0] === 1 && s[1] !== 0 && s[1] !== 1) moved.push(i);
+    });
+    if (moved.length === 0) return false;
+    const copy = expr.op === "input" && inputs.length === 1 && inputs[0]!.dtype === out.dtype && inputs[0]!.buffer.id !== out.buffer.id;
+    if (copy) {
+      this.transpose(this.base(inputs[0]!), this.base(out), rows, cols, strides[1]![1]!);
+      return true;
+    }
+    const temps: Buffer[] = [];
+    try {
+      const replaced = inputs.slice();
+      for (const i of moved) {
+        const t = this.allocate(rows * cols * 4);
+        temps.push(t);
+        this.transpose(this.base(inputs[i]!), this.addr(t), rows, cols, strides[i + 1]![1]!);
+        // out's strides address exactly rows * cols row-major elements (its layout collapsed to [cols, 1])
+        replaced[i] = { buffer: t, dtype: inputs[i]!.dtype, shape: out.shape, strides: out.strides, offset: 0 };
+      }
+      this.elementwise(expr, replaced, out);
+    } finally {
+      for (const t of temps) this.free(t);
+    }
+    return true;
+  }
+
+  /** dst[r, c] = src[r + c * ld] for 4-byte elements, rows x cols row-major at dst. */
+  private transpose(src: number, dst: number, rows: number, cols: number, ld: number): void {
+    const kernel = this.rt.kernel("transpose", () => buildTranspose(this.rt.pages));
+    const desc = this.rt.descriptor(transposeDescriptor(src, dst, rows, cols, ld));
+    const units = Math.ceil(rows / TRANSPOSE_ROWS_PER_UNIT);
+    this.rt.run(kernel, desc, units, { minPerThread: Math.ceil(EW_MIN_PER_THREAD / (TRANSPOSE_ROWS_PER_UNIT * cols)) });
   }
 
   /** Philox random numbers (src/random/philox.ts, shared with every backend so streams are

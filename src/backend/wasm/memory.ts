@@ -108,9 +108,15 @@ export class Heap {
     // Grow at least geometrically (1/4) so repeated small growths stay cheap.
     const want = Math.max(end, Math.min(this.limit, have + have / 4));
     this.memory.grow(Math.ceil((want - have) / PAGE));
+    this.f32v = this.i32v = this.u8v = undefined;
   }
 
-  f32(): Float32Array { return new Float32Array(this.memory.buffer); }
-  i32(): Int32Array { return new Int32Array(this.memory.buffer); }
-  u8(): Uint8Array { return new Uint8Array(this.memory.buffer); }
+  // Views over the whole memory, made once per size (only ensure() grows it): a dispatch
+  // writes its descriptor through them, and a fresh view per call was garbage per kernel.
+  private f32v: Float32Array | undefined;
+  private i32v: Int32Array | undefined;
+  private u8v: Uint8Array | undefined;
+  f32(): Float32Array { return (this.f32v ??= new Float32Array(this.memory.buffer)); }
+  i32(): Int32Array { return (this.i32v ??= new Int32Array(this.memory.buffer)); }
+  u8(): Uint8Array { return (this.u8v ??= new Uint8Array(this.memory.buffer)); }
 }
