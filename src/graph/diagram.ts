@@ -222,7 +222,15 @@ export class Diagram {
     return renderDot(this.toDot());
   }
 
+  /** SVG for front ends that show images, the same SVG inline in HTML (nbconvert 6's HTML
+   *  template empties SVG outputs, and HTML is what notebook front ends prefer), and the
+   *  printed IR as text. */
   async [displaySymbol](): Promise<MimeBundle> {
-    return { "image/svg+xml": await this.toSVG(), "text/plain": this.graph.toString() };
+    const svg = await this.toSVG();
+    return {
+      "image/svg+xml": svg,
+      "text/html": `<div class="tensorbook-graph" style="overflow-x:auto">${svg}</div>`,
+      "text/plain": this.graph.toString(),
+    };
   }
 }

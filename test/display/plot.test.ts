@@ -18,17 +18,38 @@ function py(script: string, input: unknown): unknown {
 }
 
 /** Parses every SVG and the SVG inside the HTML with Python's XML parser; returns element counts. */
-function parseSVGs(svgs: string[]): { root: string; rects: number; paths: number; texts: string[] }[] {
+type ParsedSVG = { root: string; rects: number; paths: number; images: string[]; texts: string[] };
+function parseSVGs(svgs: string[]): ParsedSVG[] {
   return py(
     `import json, sys, xml.dom.minidom as m
 out = []
 for s in json.load(sys.stdin):
     d = m.parseString(s).documentElement
     out.append({"root": d.tagName, "rects": len(d.getElementsByTagName("rect")), "paths": len(d.getElementsByTagName("path")),
+                "images": [i.getAttribute("href") for i in d.getElementsByTagName("image")],
                 "texts": [t.firstChild.data for t in d.getElementsByTagName("text") if t.firstChild]})
 print(json.dumps(out))`,
     svgs,
-  ) as { root: string; rects: number; paths: number; texts: string[] }[];
+  ) as ParsedSVG[];
+}
+
+/** Width, height and RGBA pixels of a PNG data URI, decoded by Python's zlib (filter 0 rows). */
+function decodePng(uri: string): { w: number; h: number; rgba: number[] } {
+  return py(
+    `import base64, json, struct, sys, zlib
+b = base64.b64decode(json.load(sys.stdin).split(",", 1)[1])
+assert b[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+w, h = struct.unpack(">II", b[16:24])
+at, idat = 8, b""
+while at < len(b):
+    (n,) = struct.unpack(">I", b[at:at + 4]); t = b[at + 4:at + 8]
+    if t == b"IDAT": idat += b[at + 8:at + 8 + n]
+    at += 12 + n
+raw = zlib.decompress(idat)
+rows = [raw[y * (4 * w + 1) + 1:(y + 1) * (4 * w + 1)] for y in range(h)]
+print(json.dumps({"w": w, "h": h, "rgba": [v for r in rows for v in r]}))`,
+    uri,
+  ) as { w: number; h: number; rgba: number[] };
 }
 
 function fakeHost() {
@@ -99,12 +120,21 @@ describe("figures", () => {
     const fig = plot.images(pixels, { cols: 2, titles: ["0", "1", "2", "3"] });
     expect(fig.spec.rows).toBe(2);
     expect(fig.spec.panels).toHaveLength(4);
+    // One embedded PNG per image (not a rectangle per pixel), in the SVG and in plotly's JSON.
     const [svg] = parseSVGs([fig.toSVG()]);
-    expect(svg!.rects).toBe(1 + 16);
+    expect(svg!.images).toHaveLength(4);
+    expect(svg!.texts).toEqual(["0", "1", "2", "3"]);
+    const traces = fig.toPlotly().data as { type: string; source: string }[];
+    expect(traces.map((t) => t.type)).toEqual(["image", "image", "image", "image"]);
+    expect(traces[3]!.source).toBe(svg!.images[3]);
+    // Ink on paper over the batch's range 0..15: image 3 holds 12..15, the darkest pixels.
+    const last = decodePng(traces[3]!.source);
+    expect([last.w, last.h]).toEqual([2, 2]);
+    const grey = (v: number) => Math.round(255 * (1 - v / 15));
+    expect([0, 4, 8, 12].map((k) => last.rgba[k])).toEqual([12, 13, 14, 15].map(grey));
     const rgb = { shape: [1, 3, 1, 2], dataSync: () => new Float32Array([1, 0, 0, 1, 0, 0]) };
-    const data = plot.images(rgb).toPlotly().data[0] as { type: string; z: number[][][] };
-    expect(data.type).toBe("image");
-    expect(data.z).toEqual([[[255, 0, 0], [0, 255, 0]]]);
+    const png = decodePng((plot.images(rgb).toPlotly().data[0] as { source: string }).source);
+    expect(png.rgba).toEqual([255, 0, 0, 255, 0, 255, 0, 255]);
     expect(() => plot.images({ shape: [2, 5], dataSync: () => new Float32Array(10) })).toThrow("got shape [2,5]");
   });
 

@@ -195,6 +195,7 @@ describe("diagrams", () => {
     const bundle = await (g as unknown as { [k: symbol]: () => Promise<Record<string, string>> })[Symbol.for("Jupyter.display")]();
     expect(bundle["text/plain"]).toBe(g.toString());
     expect(bundle["image/svg+xml"]).toContain("</svg>");
+    expect(bundle["text/html"]).toBe(`<div class="tensorbook-graph" style="overflow-x:auto">${bundle["image/svg+xml"]}</div>`);
   });
 
   it("scopes collapse by depth or stay open when listed in expand", () => {

@@ -62,6 +62,8 @@ export interface FigureSpec {
   cols: number;
   panels: Panel[];
   showLegend: boolean;
+  /** Space between grid cells as fractions of the plot area (default 0.08 each way). */
+  gap?: { x: number; y: number };
 }
 
 /** A colour scale as [position 0..1, "#rrggbb"] stops, as plotly.js takes it. */

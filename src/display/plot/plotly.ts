@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { DisplayHost } from "../protocol.js";
 import { colorway, formatNumber, type FigureSpec, type MatrixPanel, type Panel, type XYPanel } from "./model.js";
+import { panelPng } from "./raster.js";
 
 export interface PlotlyFigure {
   data: Record<string, unknown>[];
@@ -17,12 +18,10 @@ export interface PlotlyFigure {
   config: Record<string, unknown>;
 }
 
-const GAP = 0.08; // fraction of the figure between grid cells
-
-/** Domain [start, end] of cell `i` of `n` along one axis. */
-function domain(i: number, n: number): [number, number] {
-  const size = (1 - GAP * (n - 1)) / n;
-  const start = i * (size + GAP);
+/** Domain [start, end] of cell `i` of `n` along one axis, `gap` (a fraction) between cells. */
+function domain(i: number, n: number, gap: number): [number, number] {
+  const size = (1 - gap * (n - 1)) / n;
+  const start = i * (size + gap);
   return [round(start), round(start + size)];
 }
 
@@ -49,9 +48,9 @@ export function toPlotly(spec: FigureSpec): PlotlyFigure {
     const suffix = i === 0 ? "" : String(i + 1);
     const xref = `x${suffix}`;
     const yref = `y${suffix}`;
-    const xaxis: Record<string, unknown> = { domain: domain(col, spec.cols), anchor: yref };
+    const xaxis: Record<string, unknown> = { domain: domain(col, spec.cols, spec.gap?.x ?? 0.08), anchor: yref };
     // Rows count from the top in the model and from the bottom in plotly's paper space.
-    const yaxis: Record<string, unknown> = { domain: domain(spec.rows - 1 - row, spec.rows), anchor: xref };
+    const yaxis: Record<string, unknown> = { domain: domain(spec.rows - 1 - row, spec.rows, spec.gap?.y ?? 0.08), anchor: xref };
     if (panel.xlabel) xaxis.title = { text: panel.xlabel };
     if (panel.ylabel) yaxis.title = { text: panel.ylabel };
     if (panel.kind === "xy") addXY(panel, xref, yref, yaxis, data, legendNames);
@@ -98,29 +97,18 @@ function addMatrix(
   xaxis: Record<string, unknown>, yaxis: Record<string, unknown>,
   data: Record<string, unknown>[], annotations: Record<string, unknown>[],
 ): void {
-  const z: unknown[] = [];
-  for (let r = 0; r < panel.rows; r++) {
-    const row: unknown[] = [];
-    for (let c = 0; c < panel.cols; c++) {
-      const at = (r * panel.cols + c) * panel.channels;
-      row.push(panel.channels === 3 ? panel.values.slice(at, at + 3) : panel.values[at]);
-    }
-    z.push(row);
-  }
   yaxis.autorange = "reversed"; // row 0 at the top, as in a matrix or an image
   if (panel.kind === "image") {
     yaxis.scaleanchor = xref;
-    xaxis.showticklabels = false;
-    yaxis.showticklabels = false;
-    xaxis.showgrid = yaxis.showgrid = false;
-    xaxis.zeroline = yaxis.zeroline = false;
-  }
-  if (panel.xticks) Object.assign(xaxis, { tickmode: "array", tickvals: panel.xticks.map((_, i) => i), ticktext: panel.xticks });
-  if (panel.yticks) Object.assign(yaxis, { tickmode: "array", tickvals: panel.yticks.map((_, i) => i), ticktext: panel.yticks });
-  if (panel.channels === 3) {
-    data.push({ type: "image", z, xaxis: xref, yaxis: yref });
+    for (const axis of [xaxis, yaxis]) Object.assign(axis, { showticklabels: false, ticks: "", showgrid: false, zeroline: false, showline: false });
+    // One PNG per panel (plotly's image trace reads it): far smaller than a z matrix.
+    data.push({ type: "image", source: panelPng(panel), xaxis: xref, yaxis: yref, hoverinfo: "skip" });
     return;
   }
+  const z: number[][] = [];
+  for (let r = 0; r < panel.rows; r++) z.push(panel.values.slice(r * panel.cols, (r + 1) * panel.cols));
+  if (panel.xticks) Object.assign(xaxis, { tickmode: "array", tickvals: panel.xticks.map((_, i) => i), ticktext: panel.xticks });
+  if (panel.yticks) Object.assign(yaxis, { tickmode: "array", tickvals: panel.yticks.map((_, i) => i), ticktext: panel.yticks });
   const trace: Record<string, unknown> = {
     type: "heatmap", z, xaxis: xref, yaxis: yref, colorscale: panel.colorscale,
     showscale: panel.showScale ?? false, hoverongaps: false,

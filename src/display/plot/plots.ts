@@ -184,7 +184,11 @@ export function images(batch: Numeric, options: FigureOptions & { cols?: number;
     panels.push(panel);
   }
   const size = options.size ?? 90;
-  return figure(panels, options, { rows, cols }, { width: cols * size + 20, height: rows * (size + (options.titles ? 18 : 0)) + (options.title ? 40 : 10) });
+  const titleRow = options.titles ? 20 : 0;
+  const fig = figure(panels, options, { rows, cols }, { width: cols * size + 20, height: rows * (size + titleRow) + (options.title ? 40 : 10) });
+  // Leave room between rows for each image's title.
+  fig.spec.gap = { x: 6 / fig.spec.width, y: (titleRow + 6) / fig.spec.height };
+  return fig;
 }
 
 /** Counts of (true class, predicted class) pairs, drawn with the counts written in. */

@@ -9,6 +9,7 @@
 // element ids (several SVGs share one HTML page) and no randomness (outputs reproduce).
 
 import { colorAt, colorway, extent, formatNumber, type FigureSpec, type MatrixPanel, type XYPanel } from "./model.js";
+import { panelPng } from "./raster.js";
 
 interface Box { x: number; y: number; w: number; h: number }
 
@@ -145,6 +146,11 @@ function renderMatrix(panel: MatrixPanel, cell: Box): string {
   const ch = area.h / panel.rows;
   const gray = panel.channels === 1 ? panel.values : [];
   const [lo, hi] = panel.channels === 1 ? [panel.zmin ?? extent(gray)[0], panel.zmax ?? extent(gray)[1]] : [0, 255];
+  if (panel.kind === "image") {
+    // One embedded PNG, scaled without smoothing so pixels stay crisp.
+    out.push(`<image class="trace" x="${f(area.x)}" y="${f(area.y)}" width="${f(area.w)}" height="${f(area.h)}" preserveAspectRatio="none" style="image-rendering:pixelated" href="${panelPng(panel)}"/>`);
+    return `<g class="panel">${out.join("")}</g>`;
+  }
   const rects: string[] = [];
   for (let r = 0; r < panel.rows; r++) {
     for (let c = 0; c < panel.cols; c++) {
