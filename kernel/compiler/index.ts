@@ -65,7 +65,13 @@ class TypeScriptEngine implements Engine {
     const loader = new ModuleLoader(this.checker.cwd, tslabModule);
     const runtime = {
       imp: (spec: unknown) => loader.load(spec),
-      meta: { url: pathToFileURL(path.join(this.checker.cwd, "notebook.ts")).href, dirname: this.checker.cwd },
+      // `import.meta` of a cell: as if the notebook were a module in its folder.
+      meta: {
+        url: pathToFileURL(path.join(this.checker.cwd, "notebook.ts")).href,
+        dirname: this.checker.cwd,
+        filename: path.join(this.checker.cwd, "notebook.ts"),
+        resolve: (spec: string) => loader.resolve(spec),
+      },
     };
     Object.defineProperty(globalThis, RT, { value: runtime, writable: true, configurable: true, enumerable: false });
     installCellGlobals();

@@ -141,6 +141,11 @@ after`),
     expect(await s.value("for await (const v of (async function* () { yield 1; yield 2; })()) console.log(v);\nafter")).toBe("42");
   });
 
+  it("import.meta describes the notebook's folder", async () => {
+    expect(await s.value("import.meta.dirname")).toBe(`'${s.cwd}'`);
+    expect(await s.value("import.meta.url.startsWith('file://') && import.meta.resolve('node:fs')")).toBe("'node:fs'");
+  });
+
   it("console output of the cell goes to its CellIO, in order", async () => {
     const r = await s.run("console.log('one'); process.stdout.write('two\\n'); console.error('three'); await null; console.log({ a: 1 })");
     expect(r.io.out).toEqual([
