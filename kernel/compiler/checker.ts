@@ -1,7 +1,9 @@
-// Type checking of notebook cells against the cells before them, with one long-lived
-// TypeScript LanguageService over an in-memory host.
+// Type checking of notebook cells against the cells before them, over an in-memory host:
+// a TypeScript program rebuilt per cell for checking and emit, and a LanguageService for
+// completions and quick info; both share parsed files through one document registry.
 //
 // Virtual files, all in the notebook's folder so that relative imports resolve from there:
+//   __tb_lib.d.ts       TypeScript's lib files (es2023 + esnext.disposable) as one text
 //   __tb_globals.d.ts   the cell API (display, input, help, module "tslab"); never changes
 //   __tb_prev.d.ts      declarations carried from earlier cells, as `declare global { ... }`
 //   __tb_cell.ts        the cell being run, "export-ified" (see below); one version per run
@@ -16,9 +18,10 @@
 // maps offsets back to the user's text.
 //
 // Performance: only __tb_cell.ts (and __tb_prev.d.ts when a cell declared something)
-// change version between runs, so the LanguageService reuses the old program's structure;
-// disk reads (lib files, @types/node, packages) are cached; only the cell file's
-// diagnostics are computed.
+// change between runs, so each new program reuses the old one's structure and parsed,
+// bound files; disk reads and module resolutions are cached (misses are forgotten when a
+// module is not found, edited user files are noticed by mtime); only the cell file's
+// diagnostics are computed, and a d.ts is emitted only for cells that declare something.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
