@@ -76,12 +76,14 @@ function accumulateGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean)
       const node = t._node;
       const g = grads.get(t);
       if (!node || !g) continue;
-      const rule = rules[node.prim] as { vjp: ((g: Tensor, xs: Tensor[], out: Tensor, p: Params<Prim>) => (Tensor | null)[]) | null };
+      const rule = rules[node.prim] as {
+        vjp: ((g: Tensor, xs: Tensor[], out: Tensor, p: Params<Prim>, needed?: readonly boolean[]) => (Tensor | null)[]) | null;
+      };
       if (rule.vjp) {
         const vjp = rule.vjp;
         const run = () => {
           try {
-            return vjp(g, [...node.inputs], t, node.params as Params<Prim>);
+            return vjp(g, [...node.inputs], t, node.params as Params<Prim>, node.inputs.map((x) => x.requiresGrad));
           } catch (e) {
             if (!/was disposed/.test((e as Error).message)) throw e;
             throw new Error(

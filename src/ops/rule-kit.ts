@@ -26,7 +26,10 @@ export type Impl<P extends Prim> =
 
 export interface Rule<P extends Prim> {
   abstract(xs: readonly AbstractValue[], params: Params<P>): AbstractValue;
-  vjp: ((g: Tensor, xs: Tensor[], out: Tensor, params: Params<P>) => Grads) | null;
+  /** `needed[i]` is false when input i's gradient will be dropped (it does not require
+   *  grad); a rule may return null there instead of computing it (matmul and conv skip the
+   *  product). Callers may omit it: then every gradient is needed. */
+  vjp: ((g: Tensor, xs: Tensor[], out: Tensor, params: Params<P>, needed?: readonly boolean[]) => Grads) | null;
   impl: Impl<P>;
 }
 

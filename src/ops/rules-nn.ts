@@ -3,12 +3,22 @@
 // max pooling and its indices, and random. Letters: N batch, C/O channels, H/W spatial.
 
 import type { Params } from "./prims.js";
+import type { Tensor } from "../tensor/tensor.js";
 import type { AbstractValue } from "../core/trace.js";
 import { fmtShape, shapesEqual } from "../tensor/shape.js";
 import { avalStr, f32, kernel, needDtype, type Rule } from "./rule-kit.js";
 import * as o from "./api.js";
 
 export type NnPrim = "matmul" | "conv2d" | "conv2dInputGrad" | "conv2dWeightGrad" | "maxPool2d" | "maxPool2dIndices" | "random";
+
+/** True when t was recorded as a permute that swaps only its last two axes (mT). */
+function swapsLastTwo(t: Tensor): boolean {
+  const n = t._node;
+  if (!n || n.prim !== "permute") return false;
+  const perm = (n.params as Params<"permute">).perm;
+  const r = perm.length;
+  return perm.every((p, i) => p === (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i));
+}
 
 export const nnRules: { [P in NnPrim]: Rule<P> } = {
   matmul: kernel(
@@ -25,7 +35,13 @@ export const nnRules: { [P in NnPrim]: Rule<P> } = {
       }
       return { shape: [...a.shape.slice(0, r - 1), b.shape[r - 1]], dtype: "float32" };
     },
-    (g, [a, b]) => [o.matmul(g, o.mT(b)), o.matmul(o.mT(a), g)],
+    (g, [a, b], _y, _p, needed) => [
+      needed?.[0] === false ? null : o.matmul(g, o.mT(b)),
+      // b = mT(w) (a linear layer's weight): compute (g^T a)^T, the same sums in the same
+      // order, so that w's gradient (the transpose's vjp undoes the mT) is row-major and the
+      // optimizer's elementwise updates read it contiguously.
+      needed?.[1] === false ? null : swapsLastTwo(b) ? o.mT(o.matmul(o.mT(g), a)) : o.matmul(o.mT(a), g),
+    ],
     (ctx, [a, b], _p, out) => {
       const v = ctx.alloc(out.shape, "float32");
       ctx.backend.dispatch({ kind: "matmul", a, b, out: v });
@@ -34,7 +50,10 @@ export const nnRules: { [P in NnPrim]: Rule<P> } = {
   ),
   conv2d: kernel(
     (xs, p) => convShape(xs[0], xs[1], p),
-    (g, [x, w], _y, p) => [o.conv2dInputGrad(g, w, p, x.shape), o.conv2dWeightGrad(x, g, p, w.shape)],
+    (g, [x, w], _y, p, needed) => [
+      needed?.[0] === false ? null : o.conv2dInputGrad(g, w, p, x.shape),
+      needed?.[1] === false ? null : o.conv2dWeightGrad(x, g, p, w.shape),
+    ],
     (ctx, [x, w], p, out) => {
       const v = ctx.alloc(out.shape, "float32");
       ctx.backend.dispatch({ kind: "conv2d", x, w, out: v, params: p });
