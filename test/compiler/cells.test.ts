@@ -28,6 +28,22 @@ JSON.stringify([k4(1), new K5(4).twice(), six.n, seven.size, K8.Green, K9.inside
 `)).toBe(`'[11,8,10,3,2,"ns","TWO"]'`);
   });
 
+  it("overloads, generics and declaration merging within a cell carry together", async () => {
+    await s.value(`function over(a: string): string;
+function over(a: number): number;
+function over(a: string | number) { return a; }
+function firstOf<T>(xs: T[]): T | undefined { return xs[0]; }
+interface Merged { extra: number }
+class Merged { base = 1 }
+namespace Merged { export const tag = "m"; }`);
+    expect(await s.value("const o1: number = over(2); const o2: string = over('s'); const f: string | undefined = firstOf(['a']);\n[o1, o2, f, Merged.tag].join()")).toBe(
+      "'2,s,a,m'",
+    );
+    const err = await s.error("const bad: string = over(3);");
+    expect(err.evalue).toMatch(/Type 'number' is not assignable to type 'string'/);
+    expect(await s.value("const mm: Merged = new Merged(); 'extra' in mm")).toBe("false");
+  });
+
   it("let and var stay assignable in later cells; const does not", async () => {
     expect(await s.value("k2 = 'changed'; k3 = [9]; [k2, k3]")).toBe("[ 'changed', [ 9 ] ]");
     const err = await s.error("k1 = 3");
