@@ -524,8 +524,11 @@ export class CellChecker {
     return out;
   }
 
-  /** Emits the checked cell (JS + source map) and carries its declarations to later cells. */
-  emitAndCarry(cell: Prepared, transformers: ts.CustomTransformers): Emitted {
+  /**
+   * Emits the checked cell (JS + source map); `commit()` then carries its declarations to
+   * later cells (not called for a cell interrupted before it ran).
+   */
+  emit(cell: Prepared, transformers: ts.CustomTransformers): Emitted & { commit(): void } {
     const program = this.program();
     const sf = program.getSourceFile(this.cellFile);
     if (!sf) throw new Error("tensorbook kernel: the cell file is missing from the program");
@@ -551,11 +554,12 @@ export class CellChecker {
     (program.emit as EmitForced)(sf, write, undefined, false, transformers, cell.declares);
     if (!js) throw new Error("tensorbook kernel: TypeScript emitted no JavaScript for the cell");
     const entries = [...importEntries(sf, program.getTypeChecker()), ...declarationEntries(dts)];
-    if (entries.length > 0) {
+    const commit = () => {
+      if (entries.length === 0) return;
       this.carried.put(entries);
       this.setVirtual(this.prevFile, this.carried.text());
-    }
-    return { js, map };
+    };
+    return { js, map, commit };
   }
 
   /**

@@ -59,6 +59,10 @@ class TypeScriptEngine implements Engine {
   private readonly maps = new CellMaps();
   private abort: ((e: Error) => void) | undefined;
   private readonly names = new Map<string, number>();
+  /** Between the start of execute() and the end of its cell. */
+  private executing = false;
+  /** interrupt() arrived before the cell's script started. */
+  private interruptRequested = false;
 
   constructor(cwd: string) {
     this.checker = new CellChecker(cwd);
@@ -87,6 +91,8 @@ class TypeScriptEngine implements Engine {
 
   async execute(code: string, io: CellIO, options: { executionCount: number; storeHistory: boolean }): Promise<ExecuteOutcome> {
     router.begin(io);
+    this.executing = true;
+    this.interruptRequested = false;
     try {
       const help = helpRequest(code);
       if (help) return { status: "ok", payload: [this.page(help.text, help.at, help.expr)] };
@@ -98,12 +104,19 @@ class TypeScriptEngine implements Engine {
       const cell = new Prepared(code);
       const diags = this.checker.check(cell);
       if (diags.length > 0) return typeErrorOutcome(diags, name);
-      const { js, map } = this.checker.emitAndCarry(cell, cellTransformers());
+      const { js, map, commit } = this.checker.emit(cell, cellTransformers());
       this.maps.add(name, map, (l, c) => cell.checkToCell(l, c));
+      // A SIGINT that came while the cell was being checked waits in the event loop; vm's
+      // breakOnSigint would drop it (it detaches SIGINT listeners while the script runs), so
+      // let it be delivered first: an interrupt now stops the cell before it starts.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.interruptRequested) return interruptedOutcome();
+      commit();
       return await this.run(js, name);
     } catch (e) {
       return this.maps.outcome(e);
     } finally {
+      this.executing = false;
       router.end();
     }
   }
@@ -214,7 +227,8 @@ class TypeScriptEngine implements Engine {
   }
 
   interrupt(): void {
-    this.abort?.(new Interrupted());
+    if (this.abort) this.abort(new Interrupted());
+    else if (this.executing) this.interruptRequested = true; // still compiling: see execute()
   }
 }
 

@@ -42,6 +42,15 @@ describe("interrupt", () => {
     expect(await s.value("1 + 1")).toBe("2");
   });
 
+  it("an interrupt while the cell is being compiled stops it before it runs; its declarations do not carry", async () => {
+    const running = s.run("(globalThis as { ranAnyway?: boolean }).ranAnyway = true;\nconst declaredButInterrupted = 1;");
+    s.engine.interrupt(); // execute() is past its synchronous type check, not yet running
+    const { outcome } = await running;
+    expect(outcome).toEqual({ status: "error", ename: "KeyboardInterrupt", evalue: "Interrupted", traceback: ["KeyboardInterrupt: Interrupted"] });
+    expect(await s.value("String((globalThis as { ranAnyway?: boolean }).ranAnyway)")).toBe("'undefined'");
+    expect((await s.error("declaredButInterrupted")).evalue).toMatch(/Cannot find name 'declaredButInterrupted'/);
+  });
+
   it("interrupt() with no cell running does nothing", async () => {
     s.engine.interrupt();
     expect(await s.value("'still fine'")).toBe("'still fine'");
