@@ -75,32 +75,39 @@ async function timeCell(k: KernelClient, code: string): Promise<number> {
   return ms;
 }
 
+/** Measures one kernel; a failure mid-way keeps what was measured and names the stage. */
 async function measure(name: string, argv: string[], cwd: string, withInterrupt: boolean): Promise<Row> {
-  const start: number[] = [];
-  for (let i = 0; i < STARTS; i++) start.push(await startTime(argv, cwd));
-  const k = await KernelClient.launch({ argv, cwd }, 60_000);
+  const row: Row = { name, start: [], onePlusOne: [], declaring: [] };
+  let stage = "start";
+  let k: KernelClient | undefined;
   try {
-    for (let i = 0; i < 20; i++) await timeCell(k, "1+1"); // warm-up: engine loaded, code paths hot
-    const onePlusOne: number[] = [];
-    for (let i = 0; i < RUNS; i++) onePlusOne.push(await timeCell(k, "1+1"));
-    const declaring: number[] = [];
-    for (let i = 0; i < RUNS; i++) declaring.push(await timeCell(k, `const v${i}: number = ${i};`));
-    let interrupt: number[] | undefined;
+    for (let i = 0; i < STARTS; i++) row.start.push(await startTime(argv, cwd));
+    stage = "launch";
+    k = await KernelClient.launch({ argv, cwd }, 60_000);
+    stage = "warm-up";
+    for (let i = 0; i < 20; i++) await timeCell(k, "1+1"); // engine loaded, code paths hot
+    stage = "1+1";
+    for (let i = 0; i < RUNS; i++) row.onePlusOne.push(await timeCell(k, "1+1"));
+    stage = "declaring cell";
+    for (let i = 0; i < RUNS; i++) row.declaring.push(await timeCell(k, `const v${i}: number = ${i};`));
     if (withInterrupt) {
-      interrupt = [];
+      stage = "interrupt";
+      row.interrupt = [];
       for (let i = 0; i < 10; i++) {
         const running = k.execute("while (true) {}", { stop_on_error: false });
         await new Promise((r) => setTimeout(r, 100));
         const t = performance.now();
         await k.request("control", "interrupt_request", {}, 5000);
-        interrupt.push(performance.now() - t);
+        row.interrupt.push(performance.now() - t);
         await running;
       }
     }
-    return { name, start, onePlusOne, declaring, interrupt };
+  } catch (e) {
+    console.error(`bench: ${name} failed during "${stage}" after ${row.onePlusOne.length + row.declaring.length} timed cells: ${(e as Error).message}`);
   } finally {
-    await k.shutdown();
+    await k?.shutdown();
   }
+  return row;
 }
 
 /** npm-installs tslab into a temp folder; returns its kernel argv, or undefined when that fails. */
