@@ -212,6 +212,9 @@ class TextSnapshot implements ts.IScriptSnapshot {
     while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
     let q = 0;
     while (q < max - p && a.charCodeAt(a.length - 1 - q) === b.charCodeAt(b.length - 1 - q)) q++;
+    // When most of the text changed (a new cell), a full parse is cheaper than the
+    // incremental parser's walk over the old tree.
+    if (a.length - p - q > a.length / 4) return undefined;
     return ts.createTextChangeRange(ts.createTextSpan(p, a.length - p - q), b.length - p - q);
   }
 }
