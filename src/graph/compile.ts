@@ -12,9 +12,11 @@
 //   4. plan       give temporary buffers slots of one arena (memory.ts);
 //   5. bind       allocate the arena and constants once, rewrite every kernel onto
 //                 physical buffers.
-// Running a compiled graph copies the inputs into their staging slots, dispatches the
-// bound kernels in order, copies the outputs into fresh tensors, then writes the update
-// values into the variables. No allocation happens per call except the outputs.
+// Running a compiled graph reads each contiguous input tensor where it lies (the kernels
+// that read its staging buffer are rebound to the tensor's buffer for that call; other
+// inputs are copied into their staging buffers, which are not shared with temporaries),
+// dispatches the bound kernels in order, copies the outputs into fresh tensors, then writes
+// the update values into the variables. No allocation happens per call except the outputs.
 
 import type { Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend/backend.js";
 import { itemSize } from "../backend/backend.js";
@@ -105,6 +107,12 @@ class Recorder implements Backend {
 const contiguous = (buffer: Buffer, shape: readonly number[], dtype: DType): View =>
   ({ buffer, dtype, shape: [...shape], strides: contiguousStrides(shape), offset: 0 });
 
+/** Row-major over its shape (size-1 axes may have any stride). */
+function isContiguousView(v: View): boolean {
+  const c = contiguousStrides(v.shape);
+  return v.shape.every((d, i) => d === 1 || v.strides[i] === c[i]);
+}
+
 /** Calls fn on every view of a kernel (in place of it when fn returns a new view). */
 function mapViews(k: Kernel, fn: (v: View) => View): Kernel {
   const out: Record<string, unknown> = {};
@@ -155,6 +163,9 @@ export class Executable {
   /** Random kernels: index in `kernels`, generator, and counter offset within the trace's draw. */
   private readonly random: { index: number; use: RandomUse; offset: number }[];
   private runs = 0;
+  /** Staging buffers, and per kernel whether it reads one (rebound when inputs alias). */
+  private readonly stagingBuffers: Set<Buffer>;
+  private readonly readsStaging: boolean[];
 
   constructor(parts: {
     graph: Graph; stats: CompileStats; backend: Backend; kernels: Kernel[]; staging: View[]; outputs: View[];
@@ -171,6 +182,12 @@ export class Executable {
     this.variableViews = parts.variableViews;
     this.owned = parts.owned;
     this.random = parts.random;
+    this.stagingBuffers = new Set(this.staging.map((v) => v.buffer));
+    this.readsStaging = this.kernels.map((k) => {
+      let reads = false;
+      mapViews(k, (v) => ((reads ||= this.stagingBuffers.has(v.buffer)), v));
+      return reads;
+    });
   }
 
   /** Runs the program on concrete inputs (in graph input order); returns the outputs. */
@@ -181,10 +198,22 @@ export class Executable {
       }
     }
     const b = this.backend;
+    // A contiguous input of the staged dtype is read in place, unless it is a variable's
+    // storage (an in-place update could then change it while the program still reads it).
+    const alias = new Map<Buffer, View>();
+    const variableBuffers = new Set(this.variableViews.map((v) => v.buffer));
     inputs.forEach((t, i) => {
       const dst = this.staging[i]!;
-      if (t.size > 0) b.dispatch({ kind: "copy", input: t._view(), out: dst });
+      if (t.size === 0) return;
+      const v = t._view();
+      if (v.dtype === dst.dtype && isContiguousView(v) && !variableBuffers.has(v.buffer)) alias.set(dst.buffer, v);
+      else b.dispatch({ kind: "copy", input: v, out: dst });
     });
+    // staging views start at offset 0 of their own buffer, so offsets just add
+    const sub = (v: View): View => {
+      const a = alias.get(v.buffer);
+      return a ? { ...v, buffer: a.buffer, offset: v.offset + a.offset } : v;
+    };
     // The first run uses the blocks drawn while tracing; later runs draw new ones, so a
     // compiled function gives the numbers the same calls would give eagerly.
     if (this.runs++ > 0) {
@@ -198,8 +227,10 @@ export class Executable {
         this.kernels[r.index] = { ...k, counter: r.use.start + r.offset + shift.get(r.use)! };
       }
     }
-    for (const k of this.kernels) b.dispatch(k);
-    const results = this.outputs.map((v) => {
+    if (alias.size === 0) for (const k of this.kernels) b.dispatch(k);
+    else this.kernels.forEach((k, i) => b.dispatch(this.readsStaging[i] ? mapViews(k, sub) : k));
+    const results = this.outputs.map((v0) => {
+      const v = sub(v0);
       const s = allocate(b, sizeOf(v.shape) * itemSize[v.dtype], `fn output ${v.dtype}${fmtShape(v.shape)}`);
       const out = contiguous(s.buffer, v.shape, v.dtype);
       if (sizeOf(v.shape) > 0) b.dispatch({ kind: "copy", input: v, out });
@@ -208,7 +239,9 @@ export class Executable {
     // Update values that are views of a variable are staged first, so that writing one
     // variable never changes another update's value.
     const varBuffers = new Set(this.variableViews.map((v) => v.buffer));
-    const pending = this.updates.filter(({ variable, value }) => value.buffer !== variable._view().buffer); // others were written in place
+    const pending = this.updates
+      .filter(({ variable, value }) => value.buffer !== variable._view().buffer) // others were written in place
+      .map(({ variable, value }) => ({ variable, value: sub(value) }));
     const staged = pending.map(({ variable, value }) => {
       if (!varBuffers.has(value.buffer)) return { variable, value, tmp: undefined };
       const s = allocate(b, sizeOf(value.shape) * itemSize[value.dtype], "fn update");
@@ -403,7 +436,7 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
   // Temporaries that in-place updates replaced are referenced by nothing any more.
   const referenced = new Set(steps.flatMap((st) => [...st.reads, ...st.writes]));
   const planned: PlannedBuffer[] = rec.buffers
-    .filter((b) => (b.role === "temp" || b.role === "staging") && (referenced.has(b.id) || pinned.has(b)))
+    .filter((b) => b.role === "temp" && (referenced.has(b.id) || pinned.has(b)))
     .map((b) => ({ id: b.id, bytes: b.bytes, liveToEnd: pinned.has(b) }));
   const plan = planMemory(planned, steps);
 
@@ -416,7 +449,12 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
   });
   const physical = new Map<Buffer, Buffer>();
   for (const b of rec.buffers) {
-    if (b.role === "temp" || b.role === "staging") {
+    if (b.role === "staging") {
+      // its own buffer, never an arena slot: kernels reading it may be rebound to the input
+      const s = allocate(backend, Math.max(b.bytes, 4), "fn input");
+      owned.push(s);
+      physical.set(b, s.buffer);
+    } else if (b.role === "temp") {
       const slot = plan.slotOf.get(b.id);
       if (slot !== undefined) physical.set(b, slots[slot]!);
     }
