@@ -15,8 +15,10 @@
 // Running a compiled graph reads each contiguous input tensor where it lies (the kernels
 // that read its staging buffer are rebound to the tensor's buffer for that call; other
 // inputs are copied into their staging buffers, which are not shared with temporaries),
-// dispatches the bound kernels in order, copies the outputs into fresh tensors, then writes
-// the update values into the variables. No allocation happens per call except the outputs.
+// dispatches the bound kernels in order (an output that exactly covers a temporary is
+// written by its kernel into a fresh buffer the returned tensor owns; other outputs are
+// copied into fresh tensors), then writes the update values into the variables. No
+// allocation happens per call except the outputs.
 
 import type { Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend/backend.js";
 import { itemSize } from "../backend/backend.js";
@@ -164,13 +166,16 @@ export class Executable {
   private readonly random: { index: number; use: RandomUse; offset: number }[];
   private runs = 0;
   /** Staging buffers, and per kernel whether it reads one (rebound when inputs alias). */
-  private readonly stagingBuffers: Set<Buffer>;
-  private readonly readsStaging: boolean[];
+  /** Placeholders of output buffers allocated fresh per call (see compile, step 4). */
+  private readonly perCall: Buffer[];
+  private readonly rebound: Set<Buffer>;
+  /** Per kernel: whether it touches a staging buffer or a per-call placeholder. */
+  private readonly rebind: boolean[];
 
   constructor(parts: {
     graph: Graph; stats: CompileStats; backend: Backend; kernels: Kernel[]; staging: View[]; outputs: View[];
     updates: { variable: Variable; value: View }[]; variableViews: { variable: Variable; buffer: Buffer }[]; owned: Storage[];
-    random: { index: number; use: RandomUse; offset: number }[];
+    random: { index: number; use: RandomUse; offset: number }[]; perCall: Buffer[];
   }) {
     this.graph = parts.graph;
     this.stats = parts.stats;
@@ -182,11 +187,12 @@ export class Executable {
     this.variableViews = parts.variableViews;
     this.owned = parts.owned;
     this.random = parts.random;
-    this.stagingBuffers = new Set(this.staging.map((v) => v.buffer));
-    this.readsStaging = this.kernels.map((k) => {
-      let reads = false;
-      mapViews(k, (v) => ((reads ||= this.stagingBuffers.has(v.buffer)), v));
-      return reads;
+    this.perCall = parts.perCall;
+    this.rebound = new Set([...this.staging.map((v) => v.buffer), ...this.perCall]);
+    this.rebind = this.kernels.map((k) => {
+      let touches = false;
+      mapViews(k, (v) => ((touches ||= this.rebound.has(v.buffer)), v));
+      return touches;
     });
   }
 
@@ -209,7 +215,12 @@ export class Executable {
       if (v.dtype === dst.dtype && isContiguousView(v) && !variableBuffers.has(v.buffer)) alias.set(dst.buffer, v);
       else b.dispatch({ kind: "copy", input: v, out: dst });
     });
-    // staging views start at offset 0 of their own buffer, so offsets just add
+    const fresh = new Map<Buffer, Storage>();
+    for (const p of this.perCall) {
+      fresh.set(p, allocate(b, p.bytes, () => `fn output of ${p.bytes} bytes`));
+      alias.set(p, { buffer: fresh.get(p)!.buffer, dtype: "float32", shape: [], strides: [], offset: 0 });
+    }
+    // staging views and placeholders start at offset 0 of their buffer, so offsets just add
     const sub = (v: View): View => {
       const a = alias.get(v.buffer);
       return a ? { ...v, buffer: a.buffer, offset: v.offset + a.offset } : v;
@@ -227,9 +238,16 @@ export class Executable {
         this.kernels[r.index] = { ...k, counter: r.use.start + r.offset + shift.get(r.use)! };
       }
     }
-    if (alias.size === 0) for (const k of this.kernels) b.dispatch(k);
-    else this.kernels.forEach((k, i) => b.dispatch(this.readsStaging[i] ? mapViews(k, sub) : k));
+    try {
+      if (alias.size === 0) for (const k of this.kernels) b.dispatch(k);
+      else this.kernels.forEach((k, i) => b.dispatch(this.rebind[i] ? mapViews(k, sub) : k));
+    } catch (e) {
+      for (const st of fresh.values()) st.release();
+      throw e;
+    }
     const results = this.outputs.map((v0) => {
+      const own = fresh.get(v0.buffer);
+      if (own) return Tensor._fromView(sub(v0), own, null);
       const v = sub(v0);
       const s = allocate(b, sizeOf(v.shape) * itemSize[v.dtype], `fn output ${v.dtype}${fmtShape(v.shape)}`);
       const out = contiguous(s.buffer, v.shape, v.dtype);
@@ -417,6 +435,15 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
   const outputViews = g.outputs.map((o) => redirect(value[o]!));
   const updateViews = g.updates.map((u) => redirect(value[u.value]!));
   const pinned = new Set<Buffer>([...outputViews, ...updateViews].map((v) => v.buffer));
+  // A temporary that one output covers exactly (contiguous, whole buffer) is written by its
+  // kernel straight into a fresh buffer per call, which the output tensor then owns: it gets
+  // a placeholder at bind time instead of an arena slot, and no copy per call.
+  const outputUses = new Map<Buffer, number>();
+  for (const v of outputViews) outputUses.set(v.buffer, (outputUses.get(v.buffer) ?? 0) + 1);
+  const perCall = new Set<Buffer>(outputViews
+    .filter((v) => (v.buffer as SymBuffer).role === "temp" && outputUses.get(v.buffer) === 1 && v.offset === 0 &&
+      isContiguousView(v) && sizeOf(v.shape) * itemSize[v.dtype] === v.buffer.bytes && sizeOf(v.shape) > 0)
+    .map((v) => v.buffer));
   const stagingSteps: PlannedStep[] = staging.map((v) => ({ reads: [], writes: [v.buffer.id] }));
   const steps: PlannedStep[] = [
     ...stagingSteps,
@@ -436,7 +463,7 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
   // Temporaries that in-place updates replaced are referenced by nothing any more.
   const referenced = new Set(steps.flatMap((st) => [...st.reads, ...st.writes]));
   const planned: PlannedBuffer[] = rec.buffers
-    .filter((b) => b.role === "temp" && (referenced.has(b.id) || pinned.has(b)))
+    .filter((b) => b.role === "temp" && !perCall.has(b) && (referenced.has(b.id) || pinned.has(b)))
     .map((b) => ({ id: b.id, bytes: b.bytes, liveToEnd: pinned.has(b) }));
   const plan = planMemory(planned, steps);
 
@@ -454,6 +481,8 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
       const s = allocate(backend, Math.max(b.bytes, 4), "fn input");
       owned.push(s);
       physical.set(b, s.buffer);
+    } else if (perCall.has(b)) {
+      physical.set(b, { id: -1 - physical.size, bytes: b.bytes });
     } else if (b.role === "temp") {
       const slot = plan.slotOf.get(b.id);
       if (slot !== undefined) physical.set(b, slots[slot]!);
@@ -482,6 +511,7 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     kernels,
     staging: staging.map(onPhysical),
     outputs: outputViews.map(onPhysical),
+    perCall: [...perCall].map((b) => physical.get(b)!),
     updates: g.updates.map((u, i) => ({ variable: (g.nodes[u.variable] as { ref: Variable }).ref, value: onPhysical(updateViews[i]!) })),
     variableViews: variableViews.map(({ variable, sym }) => ({ variable, buffer: physical.get(sym)! })),
     owned,
