@@ -57,6 +57,21 @@ function stateLike(p: Tensor, name: string, fill = 0): Variable {
   return new Variable(Tensor._fromArray(data, [...p.shape], "float32"), { name, requiresGrad: false });
 }
 
+/** A group's plain-number hyperparameters as text (lr and the scheduled ones are Variables
+ *  that a compiled update reads). Outside the class so no closure of compiledUpdate's scope
+ *  holds the group. */
+function plainHypers(group: { vars: Record<string, unknown> }): string {
+  const skip = new Set(["params", "lrVar", "vars", "lr", ...Object.keys(group.vars)]);
+  const g = group as unknown as Record<string, unknown>;
+  return Object.keys(g).filter((k) => !skip.has(k) && (typeof g[k] === "number" || typeof g[k] === "boolean"))
+    .map((k) => `${k}=${String(g[k])}`).join(",");
+}
+
+/** Frees the compiled update programs (their arenas) of optimizers that were collected. */
+const programsOf = new FinalizationRegistry<{ clear(): void }[]>((runs) => {
+  for (const r of runs) r.clear();
+});
+
 export abstract class Optimizer<H extends { lr: number }> {
   readonly paramGroups: ParamGroup<H>[] = [];
   readonly state = new Map<Tensor, State>();
@@ -135,22 +150,25 @@ export abstract class Optimizer<H extends { lr: number }> {
    *  is keyed by the group's plain hyperparameters (passed as a signature argument, so a
    *  change retraces) and rebuilt when the parameter's state Variables are replaced. */
   private readonly updates = new WeakMap<Tensor, { state: State; run: CompiledFunction<[Tensor, string], number> }>();
+  /** Every program made, so their arenas are freed when this optimizer is collected. */
+  private compiledRuns: CompiledFunction<[Tensor, string], number>[] | undefined;
   private compiledUpdate(p: Variable, grad: Tensor, s: State, group: ParamGroup<H>): void {
     let u = this.updates.get(p);
     if (!u || u.state !== s) {
       u?.run.clear();
+      // The program holds the optimizer and the group (whose accessors close over the
+      // optimizer) weakly: the finalizer's list, reachable from the registry, must not keep
+      // the optimizer alive.
+      const self = new WeakRef<Optimizer<H>>(this), groupRef = new WeakRef(group);
       const run = fn((g: Tensor, _hypers: string) => {
-        this.update(p, g, s, group);
+        self.deref()!.update(p, g, s, groupRef.deref()!);
         return 0;
       });
+      if (!this.compiledRuns) programsOf.register(this, (this.compiledRuns = []));
+      this.compiledRuns.push(run);
       this.updates.set(p, (u = { state: s, run }));
     }
-    // plain-number hyperparameters only: lr and the scheduled ones are Variables the program reads
-    const skip = new Set(["params", "lrVar", "vars", "lr", ...Object.keys(group.vars)]);
-    const g = group as unknown as Record<string, unknown>;
-    const hypers = Object.keys(g).filter((k) => !skip.has(k) && (typeof g[k] === "number" || typeof g[k] === "boolean"))
-      .map((k) => `${k}=${String(g[k])}`).join(",");
-    u.run(grad, hypers);
+    u.run(grad, plainHypers(group));
   }
 
   /** zeroGrad(), loss.backward(), step(); returns loss. Inside tb.fn this is a whole

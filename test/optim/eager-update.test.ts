@@ -1,11 +1,13 @@
 // Eager optimizer steps run each parameter's update as a compiled program: changing a plain
 // hyperparameter (weight decay, eps) between steps must take effect (the program retraces),
 // and a scheduled one (lr) is read from its Variable. Oracle: Adam's equations in float64.
+// The programs' buffers are freed once the optimizer is garbage.
 
 import { describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
 import { optim } from "../../src/index.js";
 import { Variable } from "../../src/graph/variable.js";
+import { collect, memory } from "../../src/core/runtime.js";
 
 /** Adam (PyTorch's form, L2 weight decay added to the gradient) on float64 arrays. */
 function adamRef(p: number[], g: number[], m: number[], v: number[], t: number, h: { lr: number; b1: number; b2: number; eps: number; wd: number }): void {
@@ -34,5 +36,23 @@ describe("eager optimizer updates (compiled per parameter)", () => {
       const got = w.tolist() as number[];
       got.forEach((x, i) => expect(Math.abs(x - ref.p[i]!), `step ${t}, element ${i}`).toBeLessThan(1e-5));
     }
+  });
+
+  it("frees the programs' buffers when the optimizer is collected", async () => {
+    const w = new Variable(tb.zeros([64, 64]), { name: "w" });
+    const x = tb.ones([64, 64]);
+    const before = memory().bytes;
+    let opt: optim.Adam | undefined = new optim.Adam([w], { lr: 0.1 });
+    opt.minimize(w.mul(x).sum());
+    const during = memory().bytes;
+    expect(during).toBeGreaterThan(before); // moments and the compiled update's buffers
+    w.grad = null;
+    opt = undefined;
+    for (let i = 0; i < 20 && memory().bytes > before; i++) {
+      collect();
+      await new Promise((r) => setTimeout(r, 10));
+      collect();
+    }
+    expect(memory().bytes).toBeLessThanOrEqual(before);
   });
 });
