@@ -1,4 +1,4 @@
-// Types of the globals every cell sees (display, updateDisplay, clearOutput, input, help)
+// Types of the globals every cell sees (display, updateDisplay, clearOutput, input, help, comms)
 // and of the `tslab` compatibility module, as the text of a declaration file that the
 // cell checker adds to its program. Kept as text (not a .d.ts in the project) so these
 // globals do not leak into the type checking of the kernel's own sources. The runtime
@@ -47,6 +47,41 @@ declare namespace input {
 }
 /** Shows the type and documentation of a value (alone in a cell: in the pager). */
 declare function help(value: unknown): void;
+
+/** A JSON value, as comm messages carry. */
+type TensorbookJson = string | number | boolean | null | TensorbookJson[] | { [key: string]: TensorbookJson };
+/** A message of a comm from the front end: comm_open, comm_msg or comm_close. */
+interface TensorbookCommMessage {
+  comm_id: string;
+  data: { [key: string]: TensorbookJson };
+  metadata: { [key: string]: TensorbookJson };
+  buffers: Uint8Array[];
+}
+interface TensorbookCommSendOptions {
+  metadata?: { [key: string]: unknown };
+  buffers?: Uint8Array[];
+}
+/** One open comm (Jupyter's custom messages between this kernel and the front end). */
+interface TensorbookComm {
+  readonly id: string;
+  readonly target: string;
+  readonly closed: boolean;
+  send(data: { [key: string]: unknown }, options?: TensorbookCommSendOptions): void;
+  /** Called for every comm_msg the front end sends on this comm. */
+  onMsg(callback: (msg: TensorbookCommMessage) => void): void;
+  /** Called once when either side closes the comm. */
+  onClose(callback: (msg: TensorbookCommMessage) => void): void;
+  close(data?: { [key: string]: unknown }, options?: TensorbookCommSendOptions): void;
+}
+/** The kernel's comm registry: targets the front end can open, and comms this kernel opens. */
+declare const comms: {
+  registerTarget(name: string, handler: (comm: TensorbookComm, open: TensorbookCommMessage) => void | Promise<void>): void;
+  unregisterTarget(name: string): void;
+  /** Opens a comm to a target the front end registered. */
+  open(target: string, data?: { [key: string]: unknown }, options?: TensorbookCommSendOptions): TensorbookComm;
+  /** Open comms by id, optionally of one target (comm_info). */
+  info(targetName?: string): Record<string, { target_name: string }>;
+};
 
 declare module "tslab" {
   /** tslab's display functions, mapped onto the kernel's display API. */

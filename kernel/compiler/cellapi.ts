@@ -13,6 +13,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { Console } from "node:console";
 import * as util from "node:util";
 import ts from "typescript";
+import { comms } from "../comm.js";
 import type { CellIO } from "../engine.js";
 import { displaySymbol, installDisplayHost, isDisplayable } from "../../src/display/protocol.js";
 import type { MimeBundle, MimeMetadata } from "../../src/display/protocol.js";
@@ -223,6 +224,7 @@ export function installCellGlobals(): void {
     password: (prompt = "") => router.input(String(prompt), true),
   });
   const api: Record<string, unknown> = {
+    comms,
     display: makeDisplay(),
     updateDisplay: (id: string, value: unknown, opts?: { metadata?: MimeMetadata }) =>
       show(bundleOf(value), { id, metadata: opts?.metadata }, true),

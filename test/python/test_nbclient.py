@@ -32,7 +32,7 @@ CELLS = [
     ("function norm(p: Point): number {\n  return Math.hypot(p.x, p.y);\n}\nnorm({ x: 3, y: 4 })", [("execute_result", "text/plain", "5")]),
     ('throw new Error("expected failure")', [("error", "ename", "Error")]),
     ('console.log("after the error");\nnorm(origin)', [("stream", "stdout", "after the error\n"), ("execute_result", "text/plain", "0")]),
-    ('import { comms } from "../../dist/kernel/comm.js";\nconst received: string[] = [];\ncomms.registerTarget("tb.echo", (comm, open) => {\n  received.push(String(open.data.greeting));\n  comm.onMsg((m) => comm.send({ echo: m.data }));\n});\nObject.keys(comms.info("tb.echo")).length', [("execute_result", "text/plain", "0")]),
+    ('const received: string[] = [];\ncomms.registerTarget("tb.echo", (comm, open) => {\n  received.push(String(open.data.greeting));\n  comm.onMsg((m) => comm.send({ echo: m.data }));\n});\nObject.keys(comms.info("tb.echo")).length', [("execute_result", "text/plain", "0")]),
     ('const channel = comms.open("tb.front", { kind: "plot" });\nchannel.send({ step: 1 });\nchannel.send({ step: 2 });\nObject.values(comms.info()).map((c) => c.target_name)', [("execute_result", "text/plain", "[ 'tb.front' ]")]),
     ("channel.close();\n[channel.closed, Object.keys(comms.info()).length]", [("execute_result", "text/plain", "[ true, 0 ]")]),
     ('const text = "The quick brown fox";\ntext.split(" ").map((w) => w.length)', [("execute_result", "text/plain", "[ 3, 5, 5, 3 ]")]),
