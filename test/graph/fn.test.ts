@@ -9,16 +9,9 @@ import { fn, trace } from "../../src/graph/fn.js";
 import { nameScope } from "../../src/graph/scope.js";
 import { variable, type Variable } from "../../src/graph/variable.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
+import { expectTensorsClose } from "../helpers/close.js";
 
-function close(a: Tensor, b: Tensor, rtol = 1e-5, atol = 1e-6): void {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.dataSync();
-  const y = b.dataSync();
-  for (let i = 0; i < x.length; i++) {
-    const tol = atol + rtol * Math.abs(y[i]!);
-    if (!(Math.abs(x[i]! - y[i]!) <= tol)) throw new Error(`element ${i}: ${x[i]} vs ${y[i]} (tolerance ${tol})`);
-  }
-}
+const close = expectTensorsClose;
 
 /** A two-layer perceptron on variables, with name scopes like nn modules open. */
 function mlp(seed: number) {

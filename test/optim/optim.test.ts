@@ -10,19 +10,12 @@ import { fn, trace } from "../../src/graph/fn.js";
 import { Variable } from "../../src/graph/variable.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { expectClose, np } from "../helpers/numpy.js";
+import { expectTensorsClose } from "../helpers/close.js";
 
 /** Runs Python statements with the inputs bound; the value of `result` comes back. */
 const npExec = (code: string, inputs: Record<string, Tensor>) => np(`[exec(${JSON.stringify(code)}, globals()), result][1]`, inputs);
 
-function close(a: Tensor, b: Tensor, rtol = 1e-5, atol = 1e-6): void {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.dataSync();
-  const y = b.dataSync();
-  for (let i = 0; i < x.length; i++) {
-    const tol = atol + rtol * Math.abs(y[i]!);
-    if (!(Math.abs(x[i]! - y[i]!) <= tol)) throw new Error(`element ${i}: ${x[i]} vs ${y[i]} (tolerance ${tol})`);
-  }
-}
+const close = expectTensorsClose;
 
 /** p0 [3, 4] and K gradients stacked as G [K, 3, 4]. */
 function problem(seed: number, K: number) {
