@@ -26,9 +26,8 @@ function builder() {
   };
 }
 
-/** x:[4,3] @ W:[3,2] + b:[2] -> maximum(., 0) -> sum: a one-layer net with a loss. */
-function mlp(): { g: Graph; ids: Record<string, number> } {
-  const t = builder();
+/** In scope "dense": z = x:[4,3] @ W:[3,2] + b:[2]. */
+function dense(t: ReturnType<typeof builder>) {
   const x = t.input("x", f32(4, 3), 0);
   t.scope.push("dense");
   const W = t.variable("W", f32(3, 2));
@@ -37,6 +36,13 @@ function mlp(): { g: Graph; ids: Record<string, number> } {
   const be = t.op("expand", [bias], f32(4, 2), { shape: [4, 2] });
   const z = t.op("add", [mm, be], f32(4, 2), {});
   t.scope.pop();
+  return { x, W, bias, mm, be, z };
+}
+
+/** dense -> maximum(., 0) -> sum: a one-layer net with a loss. */
+function mlp(): { g: Graph; ids: Record<string, number> } {
+  const t = builder();
+  const { x, W, bias, mm, be, z } = dense(t);
   const zero = t.op("expand", [t.scalar(0)], f32(4, 2), { shape: [4, 2] });
   const h = t.op("maximum", [z, zero], f32(4, 2), {});
   const loss = t.op("sum", [h], f32(), { axes: [0, 1] });
@@ -155,17 +161,10 @@ describe("graph IR", () => {
 });
 
 describe("diagrams", () => {
-  /** The mlp plus a hand-written backward pass and SGD updates. */
+  /** dense and a sum, with a hand-written backward pass and SGD updates. */
   function trainingGraph(): Graph {
     const t = builder();
-    const x = t.input("x", f32(4, 3), 0);
-    t.scope.push("dense");
-    const W = t.variable("W", f32(3, 2));
-    const bias = t.variable("b", f32(2));
-    const mm = t.op("matmul", [x, W], f32(4, 2), {});
-    const be = t.op("expand", [bias], f32(4, 2), { shape: [4, 2] });
-    const z = t.op("add", [mm, be], f32(4, 2), {});
-    t.scope.pop();
+    const { x, W, bias, z } = dense(t);
     const loss = t.op("sum", [z], f32(), { axes: [0, 1] });
     const seed = t.op("expand", [t.scalar(1)], f32(4, 2), { shape: [4, 2] }, "backward");
     const xt = t.op("permute", [x], f32(3, 4), { perm: [1, 0] }, "backward");
