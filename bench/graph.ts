@@ -10,7 +10,8 @@
 //     value-and-grad + Adam step (written by hand: jax-js has no optimizer library);
 //   the fused chain sqrt(x*x + y*y) * 0.5 + 1 on 1M elements (tb.fn vs jax.jit);
 //   first call of the compiled step (trace, optimize, compile and one run);
-//   the compiled step's intermediate bytes with one buffer per value and after planning.
+//   the compiled step's intermediate bytes with one buffer per value and after planning;
+//   rendering the diagram of a graph of about 500 nodes (target < 2 s).
 // tensorbook runs with 1 and with 2 threads; tfjs-wasm and jax-js use one thread in Node.
 
 import * as tb from "../src/index.js";
@@ -227,6 +228,25 @@ async function main(): Promise<void> {
     }
     rows.push(row);
   }
+
+  // Diagram of a 500-node graph: 60 residual blocks in name scopes, traced then drawn.
+  const deep = (x: tb.Tensor) => {
+    let h = x;
+    for (let layer = 0; layer < 60; layer++) {
+      h = tb.nameScope(`block${Math.floor(layer / 10)}`, () => tb.nameScope(`layer${layer}`, () => {
+        const a = h.matmul(tb.variable(tb.zeros([16, 16]), { name: `W${layer}` })).tanh();
+        return a.add(h).exp().div(a.add(2)).mul(a);
+      }));
+    }
+    return h.sum();
+  };
+  const big = tb.trace(deep, tb.zeros([8, 16]));
+  const t0 = performance.now();
+  await big.draw().toSVG();
+  const firstDraw = performance.now() - t0;
+  const draw = await time(() => big.draw().toSVG(), 3000, 1);
+  rows.push({ name: `diagram of a ${big.nodes.length}-node graph, first render (loads Graphviz)`, values: { tensorbook: firstDraw }, format: ms });
+  rows.push({ name: `diagram of a ${big.nodes.length}-node graph, later renders`, values: { tensorbook: draw }, format: ms });
 
   console.log(markdownTable("graph mode and training steps (ms)", ["tensorbook", "jax-js", "tfjs-wasm"], rows));
   console.log("");
