@@ -109,13 +109,26 @@ function packA(MR: number): Fn {
   const f = new Fn([I32, I32, I32, I32, I32, I32, I32]);
   const src = 0, mc = 1, kc = 2, kcp = 3, rs = 4, cs = 5, dst = 6;
   const ir = f.local(I32), r = f.local(I32), k = f.local(I32), sp = f.local(I32), dp = f.local(I32);
+  const v = f.local(V128);
   f.forRange(ir, () => f.i32(0), () => f.get(mc), MR, () => {
     f.forRange(r, () => f.i32(0), () => f.i32(MR), 1, () => {
       // dp = dst + (ir * kcp + r) * 4; rows step by MR*4 bytes per k
       f.get(dst).get(ir).get(kcp).op(O.i32_mul).get(r).op(O.i32_add).i32(4).op(O.i32_mul).op(O.i32_add).set(dp);
       f.get(ir).get(r).op(O.i32_add).get(mc).op(O.i32_lt_s).if_();
       f.get(src).get(ir).get(r).op(O.i32_add).get(rs).op(O.i32_mul).op(O.i32_add).set(sp);
-      f.forRange(k, () => f.i32(0), () => f.get(kc), 1, () => {
+      f.i32(0).set(k);
+      // row-major A (unit column stride): 4 k per v128 load, lanes stored MR floats apart
+      f.get(cs).i32(4).op(O.i32_eq).if_();
+      f.block().loop();
+      f.get(k).i32(4).op(O.i32_add).get(kc).op(O.i32_gt_s).brIf(1);
+      f.get(sp).vmem(S.load, 0).set(v);
+      for (let l = 0; l < 4; l++) f.get(dp).get(v).vlane(S.store32_lane, 0, l * MR * 4, l);
+      f.get(sp).i32(16).op(O.i32_add).set(sp);
+      f.get(dp).i32(4 * MR * 4).op(O.i32_add).set(dp);
+      f.get(k).i32(4).op(O.i32_add).set(k);
+      f.br(0).end().end();
+      f.end();
+      f.forRange(k, () => f.get(k), () => f.get(kc), 1, () => {
         f.get(dp).get(sp).mem(O.f32_load, 2).mem(O.f32_store, 2);
         f.get(sp).get(cs).op(O.i32_add).set(sp);
         f.get(dp).i32(MR * 4).op(O.i32_add).set(dp);
@@ -171,6 +184,22 @@ function packB(): Fn {
       f.get(dc).i32x4(0).vmem(S.store, 2, 16);
     });
     f.else_();
+    // Row-major B (unit column stride), whole panel: one tight loop of two v128 copies per k.
+    f.get(cs).i32(4).op(O.i32_eq).get(jr).i32(NR).op(O.i32_add).get(nc).op(O.i32_le_s).op(O.i32_and).if_();
+    f.get(src).get(jr).i32(4).op(O.i32_mul).op(O.i32_add).set(sp);
+    f.get(dp).set(dc);
+    f.forRange(k, () => f.i32(0), () => f.get(kc), 1, () => {
+      f.get(dc).get(sp).vmem(S.load, 0).vmem(S.store, 2);
+      f.get(dc).get(sp).vmem(S.load, 0, 16).vmem(S.store, 2, 16);
+      f.get(sp).get(rs).op(O.i32_add).set(sp);
+      f.get(dc).i32(NR * 4).op(O.i32_add).set(dc);
+    });
+    f.forRange(k, () => f.get(kc), () => f.get(kcp), 1, () => {
+      f.get(dc).i32x4(0).vmem(S.store, 2);
+      f.get(dc).i32x4(0).vmem(S.store, 2, 16);
+      f.get(dc).i32(NR * 4).op(O.i32_add).set(dc);
+    });
+    f.else_();
     f.forRange(k, () => f.i32(0), () => f.get(kcp), 1, () => {
       f.get(src).get(k).get(rs).op(O.i32_mul).op(O.i32_add).get(jr).get(cs).op(O.i32_mul).op(O.i32_add).set(sp);
       // fast path: unit column stride, whole panel, k inside the block
@@ -191,6 +220,7 @@ function packB(): Fn {
       f.end();
       f.get(dp).i32(NR * 4).op(O.i32_add).set(dp);
     });
+    f.end();
     f.end();
   });
   return f;
