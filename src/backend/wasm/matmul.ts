@@ -256,9 +256,11 @@ export function buildGemm(cfg: GemmConfig, pages: { initial: number; maximum: nu
   const u = L(0), bi = L(0), jb = L(0), aBase = L(0), bBase = L(0), cBase = L(0), j0 = L(0), nc = L(0);
   const pc = L(0), kc = L(0), kcp = L(0), ic = L(0), mc = L(0), jr = L(0), ir = L(0), cp = L(0);
   const Ap = L(0), Bp = L(0), tile = L(0), rows = L(0), cols = L(0), first = L(0), kcb = L(0);
+  const aSrc = L(0), lastA = L(0), lastMc = L(0), lastKc = L(0);
   const params = [M, N, K, ars, acs, brs, bcs, cPtr, ldc, nJc, NC, aTab, bTab, cBatch, scratch];
   params.forEach((p, w) => f.get(desc).mem(O.i32_load, 2, w * 4).set(p));
   f.get(desc).mem(O.i32_load, 2, 16 * 4).set(kcb);
+  f.i32(-1).set(lastA); // nothing packed yet
   // byte strides
   for (const s of [ars, acs, brs, bcs, ldc]) f.get(s).i32(4).op(O.i32_mul).set(s);
   // per-thread scratch: Ap (MC*KC), Bp (KC*NCp), tile (MR*NR)
@@ -286,8 +288,15 @@ export function buildGemm(cfg: GemmConfig, pages: { initial: number; maximum: nu
       f.get(nc).get(kc).get(kcp).get(brs).get(bcs).get(Bp).call(fPackB);
       f.forRange(ic, () => f.i32(0), () => f.get(M), MC, () => {
         f.i32(MC).get(M).get(ic).op(O.i32_sub).i32(MC).get(M).get(ic).op(O.i32_sub).op(O.i32_lt_s).op(O.select).set(mc);
-        f.get(aBase).get(ic).get(ars).op(O.i32_mul).op(O.i32_add).get(pc).get(acs).op(O.i32_mul).op(O.i32_add);
-        f.get(mc).get(kc).get(kcp).get(ars).get(acs).get(Ap).call(fPackA);
+        // The packed A block depends only on (source address, mc, kc): a broadcast A (conv's
+        // weights over the batch) is packed once per thread, not once per work unit.
+        f.get(aBase).get(ic).get(ars).op(O.i32_mul).op(O.i32_add).get(pc).get(acs).op(O.i32_mul).op(O.i32_add).set(aSrc);
+        f.get(aSrc).get(lastA).op(O.i32_ne).get(mc).get(lastMc).op(O.i32_ne).op(O.i32_or).get(kc).get(lastKc).op(O.i32_ne).op(O.i32_or).if_();
+        f.get(aSrc).get(mc).get(kc).get(kcp).get(ars).get(acs).get(Ap).call(fPackA);
+        f.get(aSrc).set(lastA);
+        f.get(mc).set(lastMc);
+        f.get(kc).set(lastKc);
+        f.end();
         f.forRange(jr, () => f.i32(0), () => f.get(nc), NR, () => {
           f.forRange(ir, () => f.i32(0), () => f.get(mc), MR, () => {
             // cp = cBase + (ic + ir) * ldcBytes + (j0 + jr) * 4
