@@ -9,7 +9,7 @@
 //     tensorbook's tb.fn over a step that calls opt.minimize(loss), jax-js's jit over a
 //     value-and-grad + Adam step (written by hand: jax-js has no optimizer library);
 //   the fused chain sqrt(x*x + y*y) * 0.5 + 1 on 1M elements (tb.fn vs jax.jit);
-//   first call of the compiled step (trace, optimize, compile and one run);
+//   first call of the compiled step less a later call: trace, optimize and compile;
 //   the compiled step's intermediate bytes with one buffer per value and after planning;
 //   rendering the diagram of a graph of about 500 nodes (target < 2 s).
 // tensorbook runs with 1 and with 2 threads; tfjs-wasm and jax-js use one thread in Node.
