@@ -18,6 +18,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import * as jax from "@jax-js/jax";
 import type { Conv2dParams, View } from "../src/backend/backend.js";
 import { createWasmBackend, contiguousStrides, type WasmBackend } from "../src/backend/wasm/index.js";
+import { randomData, time } from "./harness.js";
 
 interface Row {
   name: string;
@@ -26,30 +27,6 @@ interface Row {
   ours?: number;
   tfjs?: number;
   jax?: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-/** Median ms of fn over runs lasting about `budgetMs` in total, after warm-up. */
-async function time(fn: () => void | Promise<void>, budgetMs = 400): Promise<number> {
-  for (let i = 0; i < 3; i++) await fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 5 || (performance.now() - start < budgetMs && times.length < 200)) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return median(times);
-}
-
-function randomData(n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
-  return a;
 }
 
 // ---------------------------------------------------------------------------------------
