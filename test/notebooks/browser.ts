@@ -12,7 +12,7 @@ export const CHROMIUM = process.env.TENSORBOOK_CHROMIUM ?? "/usr/bin/chromium";
 export interface PageReport {
   /** Console errors, uncaught exceptions and failed requests, in order. */
   errors: string[];
-  /** Per plotly figure div: how many svg.main-svg it holds and how many traces are drawn. */
+  /** Per plotly figure div: how many svg.main-svg it holds and how many traces (lines, markers, heatmaps, images) are drawn. */
   figures: { id: string; mainSvgs: number; traces: number }[];
   /** Per graph diagram: drawn size in CSS pixels and whether the image decoded. */
   diagrams: { width: number; height: number; visible: boolean; decoded: boolean }[];
@@ -22,7 +22,7 @@ export interface PageReport {
 // Figures draw when window.Plotly appears (the first figure's output defines it).
 const FIGURES_DRAWN = `(n) => {
   const divs = [...document.querySelectorAll(".tensorbook-plot")];
-  return divs.length >= n && divs.every((d) => d.querySelector("svg.main-svg .trace, svg.main-svg .hm") !== null);
+  return divs.length >= n && divs.every((d) => d.querySelector("svg.main-svg .trace, svg.main-svg .hm, svg.main-svg .im") !== null);
 }`;
 const MATHJAX_IDLE = `(() => {
   const m = document.getElementById("MathJax_Message");
@@ -33,7 +33,7 @@ const MEASURE = `() => {
   const figures = [...document.querySelectorAll(".tensorbook-plot")].map((d) => ({
     id: d.id,
     mainSvgs: d.querySelectorAll("svg.main-svg").length,
-    traces: d.querySelectorAll("svg.main-svg .trace, svg.main-svg .hm").length,
+    traces: d.querySelectorAll("svg.main-svg .trace, svg.main-svg .hm, svg.main-svg .im").length,
   }));
   const nodes = [...document.querySelectorAll("img.tensorbook-svg-output"),
     ...[...document.querySelectorAll(".jp-OutputArea-output svg > g.graph")].map((g) => g.parentElement)];
