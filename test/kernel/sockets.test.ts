@@ -6,21 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KernelClient } from "../../kernel/client.js";
 import { DELIMITER, encode, makeMessage, sign, signingKey, type JsonObject, type Message } from "../../kernel/wire.js";
 import { launchKernel } from "./helpers/kernel-process.js";
+import { mulberry32 } from "../helpers/prng.js";
 
 const text = (r: { outputs: Message[] }, type: string) => r.outputs.filter((m) => m.header.msg_type === type).map((m) => m.content);
 const resultText = (r: { outputs: Message[] }) => (text(r, "execute_result")[0] as { data: { "text/plain": string } } | undefined)?.data["text/plain"];
 
-/** mulberry32: a small seeded PRNG, so the fuzz corpus is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe.each(["js", "typescript"] as const)("kernel process over sockets (%s engine)", (engine) => {
   let k: KernelClient;

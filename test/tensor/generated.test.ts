@@ -6,20 +6,11 @@ import { describe, it } from "vitest";
 import * as tb from "../../src/index.js";
 import { useTestBackend } from "../helpers/backend.js";
 import { np, expectClose } from "../helpers/numpy.js";
+import { mulberry32 } from "../helpers/prng.js";
 
 await useTestBackend();
 
-/** Mulberry32: a tiny seeded PRNG for test shapes (values come from tb.Generator). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const rnd = prng(2024);
 const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
