@@ -104,6 +104,22 @@ function micro(cfg: GemmConfig): Fn {
   return f;
 }
 
+/**
+ * Emits the vector part of packing one panel row or column: while k + 4 <= kc, load 4
+ * contiguous floats at `sp` and store them `width` floats apart from `dp` (a k step in a
+ * panel of that width); advances sp, dp and k. The caller copies the k < kc tail.
+ */
+function copyColumn4(f: Fn, sp: number, dp: number, k: number, kc: number, v: number, width: number): void {
+  f.block().loop();
+  f.get(k).i32(4).op(O.i32_add).get(kc).op(O.i32_gt_s).brIf(1);
+  f.get(sp).vmem(S.load, 0).set(v);
+  for (let l = 0; l < 4; l++) f.get(dp).get(v).vlane(S.store32_lane, 0, l * width * 4, l);
+  f.get(sp).i32(16).op(O.i32_add).set(sp);
+  f.get(dp).i32(4 * width * 4).op(O.i32_add).set(dp);
+  f.get(k).i32(4).op(O.i32_add).set(k);
+  f.br(0).end().end();
+}
+
 /** packA(src, mc, kc, kcp, rowStrideBytes, colStrideBytes, dst): MR-row panels, zero padded. */
 function packA(MR: number): Fn {
   const f = new Fn([I32, I32, I32, I32, I32, I32, I32]);
@@ -119,14 +135,7 @@ function packA(MR: number): Fn {
       f.i32(0).set(k);
       // row-major A (unit column stride): 4 k per v128 load, lanes stored MR floats apart
       f.get(cs).i32(4).op(O.i32_eq).if_();
-      f.block().loop();
-      f.get(k).i32(4).op(O.i32_add).get(kc).op(O.i32_gt_s).brIf(1);
-      f.get(sp).vmem(S.load, 0).set(v);
-      for (let l = 0; l < 4; l++) f.get(dp).get(v).vlane(S.store32_lane, 0, l * MR * 4, l);
-      f.get(sp).i32(16).op(O.i32_add).set(sp);
-      f.get(dp).i32(4 * MR * 4).op(O.i32_add).set(dp);
-      f.get(k).i32(4).op(O.i32_add).set(k);
-      f.br(0).end().end();
+      copyColumn4(f, sp, dp, k, kc, v, MR);
       f.end();
       f.forRange(k, () => f.get(k), () => f.get(kc), 1, () => {
         f.get(dp).get(sp).mem(O.f32_load, 2).mem(O.f32_store, 2);
@@ -163,14 +172,7 @@ function packB(): Fn {
       f.get(src).get(jr).get(c).op(O.i32_add).get(cs).op(O.i32_mul).op(O.i32_add).set(sp);
       f.get(dp).get(c).i32(4).op(O.i32_mul).op(O.i32_add).set(dc);
       f.i32(0).set(k);
-      f.block().loop();
-      f.get(k).i32(4).op(O.i32_add).get(kc).op(O.i32_gt_s).brIf(1);
-      f.get(sp).vmem(S.load, 0).set(v);
-      for (let l = 0; l < 4; l++) f.get(dc).get(v).vlane(S.store32_lane, 0, l * NR * 4, l);
-      f.get(sp).i32(16).op(O.i32_add).set(sp);
-      f.get(dc).i32(4 * NR * 4).op(O.i32_add).set(dc);
-      f.get(k).i32(4).op(O.i32_add).set(k);
-      f.br(0).end().end();
+      copyColumn4(f, sp, dc, k, kc, v, NR);
       f.forRange(k, () => f.get(k), () => f.get(kc), 1, () => {
         f.get(dc).get(sp).mem(O.f32_load, 2).mem(O.f32_store, 2);
         f.get(sp).i32(4).op(O.i32_add).set(sp);
