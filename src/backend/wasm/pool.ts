@@ -6,7 +6,11 @@
 //   word GEN0 + 8*w : generation counter of worker w (bumped by the caller per task)
 //   word SLOT0 + 8*w: [module id, desc, start, end, tid] of worker w's task
 //   word DONE       : tasks finished in the current dispatch; ERR: a worker trapped
-// A worker spins briefly, then sleeps in Atomics.wait on its generation word; the caller
+// A worker spins for SPIN_MS after its last task, then sleeps in Atomics.wait on its
+// generation word: waking a sleeping thread costs tens of microseconds (more under a
+// hypervisor), as much as a whole 1M-element kernel, and an eager or compiled program
+// dispatches kernels back to back with only JS work between them. Like OpenMP's spin-wait
+// policy, the cost is a core kept busy for SPIN_MS after the last kernel. The caller
 // runs its own share (tid 0) and then waits on DONE. Compiled modules are posted once to
 // each worker; a worker drains its port with receiveMessageOnPort when it meets a module
 // id it has not instantiated. Workers are unref'd, so an idle pool never keeps the process
@@ -23,6 +27,8 @@ const SLOT0 = GEN0 + 4;
 /** Control words per worker: generation word, then the 5-word task slot. */
 const STRIDE = 16;
 const MAX_WORKERS = 255;
+/** How long an idle worker spins before sleeping (see the header). */
+const SPIN_MS = 2;
 
 const workerSource = `
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
@@ -31,9 +37,15 @@ const ctl = new Int32Array(memory.buffer, 0, 16384);
 const modules = new Map();
 const runs = [];
 const GEN = ${GEN0} + ${STRIDE} * w, SLOT = ${SLOT0} + ${STRIDE} * w;
+const spinUntilChanged = (g) => {
+  const deadline = performance.now() + ${SPIN_MS};
+  for (let spin = 1; Atomics.load(ctl, GEN) === g; spin++) {
+    if ((spin & 1023) === 0 && performance.now() > deadline) return;
+  }
+};
 let gen = gen0; // the value when the caller created this worker: tasks may be posted before it starts
 for (;;) {
-  for (let spin = 0; spin < 2000 && Atomics.load(ctl, GEN) === gen; spin++);
+  spinUntilChanged(gen);
   Atomics.wait(ctl, GEN, gen);
   const g = Atomics.load(ctl, GEN);
   if (g === gen) continue;
