@@ -3,8 +3,8 @@
 // Letters: N batch, C input channels, O output channels, G groups (Cg = C/G, Og = O/G),
 // H x W input, KH x KW kernel, OH x OW output, P = OH*OW, KK = KH*KW.
 //
-// conv2d = im2col + one batched GEMM (matmul.ts): col (N, G, Cg*KK, P) is built by the
-// im2col kernel; out (N, G, Og, P) = W (1, G, Og, Cg*KK) @ col, which is NCHW directly.
+// conv2d forward is conv.ts: im2col fused into a GEMM, one image block at a time, with
+// out (N, G, Og, P) = W (G, Og, Cg*KK) @ col (Cg*KK, P) per image (NCHW directly).
 // Input gradient: dcol = W^T @ dy (GEMM with a transposed view of W, no copy), then col2im
 // adds dcol into dx plane by plane ((n, c) planes split across threads; each plane sums in
 // a fixed (kh, kw, oh, ow) order, so results do not depend on the thread count).
@@ -16,6 +16,7 @@
 import type { Conv2dParams, Kernel, View } from "../backend.js";
 import { F32, Fn, I32, ModuleBuilder, O, S } from "./emit.js";
 import { contiguousStrides, isContiguous } from "./elementwise.js";
+import { conv2dForward } from "./conv.js";
 import type { WasmBackendImpl } from "./index.js";
 
 type Pages = { initial: number; maximum: number };
@@ -303,14 +304,10 @@ export function dispatchNN(be: WasmBackendImpl, k: Kernel): void {
   switch (k.kind) {
     case "conv2d": {
       const g = convGeometry(k.x, k.w, k.out, k.params, "conv2d");
-      const col = be.temp("float32", [g.N, g.G, g.Cg * g.KK, g.P]);
       const [w, ownW] = dense(be, k.w);
       try {
-        im2col(be, k.x, g, k.params, be.base(col), g.C * g.KK * g.P, g.P);
-        const wv: View = { ...w, shape: [1, g.G, g.Og, g.Cg * g.KK], strides: [0, g.Og * w.strides[0]!, w.strides[0]!, w.strides[3]!] };
-        be.matmul(wv, col, outAs(k.out, [g.N, g.G, g.Og, g.P]), undefined, []);
+        conv2dForward(be, k.x, w, outAs(k.out, k.out.shape as number[]), k.params);
       } finally {
-        be.free(col.buffer);
         if (ownW) be.free(w.buffer);
       }
       return;
