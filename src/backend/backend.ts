@@ -67,6 +67,11 @@ export type ScalarExpr =
 
 export type ReduceOp = "sum" | "prod" | "max" | "min" | "argmax" | "argmin" | "any" | "all";
 
+export interface RowStage {
+  readonly op: "sum" | "prod" | "max" | "min";
+  readonly expr: ScalarExpr;
+}
+
 export interface Conv2dParams {
   stride: [number, number];
   padding: [number, number];
@@ -87,6 +92,15 @@ export type Kernel =
   /** Reduce `axes` of input (after an optional elementwise prologue over inputs); out keeps
    *  reduced axes with size 1. Sums reduce in a fixed blocked order, independent of threads. */
   | { kind: "reduce"; op: ReduceOp; axes: number[]; inputs: View[]; prologue?: ScalarExpr; out: View }
+  /** Row programs, graph mode's fused normalisations (softmax, logSoftmax, layerNorm). For
+   *  each row along the last axis of out (length L): stage k reduces its float32 expression
+   *  over the row into the row value r_k, in order; then out[j] = final. Expressions read
+   *  inputs[i] (views of out.shape; a per-row value has stride 0 on the last axis) as input
+   *  i, r_k as input inputs.length + k, and, with `stash`, the last stage's own value at j
+   *  as input inputs.length + stages.length: that stage also writes its values into out
+   *  while reducing, and the final pass reads them back (softmax's exp runs once). out is
+   *  float32 and contiguous along the last axis. A row runs on one thread. */
+  | { kind: "rows"; stages: RowStage[]; stash: boolean; final: ScalarExpr; inputs: View[]; out: View }
   /** Inclusive cumulative sum along axis. */
   | { kind: "cumsum"; axis: number; input: View; out: View }
   /** out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; batch dims broadcast through strides.
@@ -123,6 +137,7 @@ export interface Backend {
   dispatch(kernel: Kernel): void;
   /** Worker threads used for large kernels; results must be bit-identical for any count. */
   setThreads?(n: number): void;
+  readonly threads?: number;
   /** Bytes currently allocated. */
   bytesInUse(): number;
 }

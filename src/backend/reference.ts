@@ -142,6 +142,7 @@ export class ReferenceBackend implements Backend {
       case "elementwise": return this.elementwise(k.expr, k.inputs, k.out);
       case "reduce": return this.reduce(k.op, k.axes, k.inputs, k.prologue, k.out);
       case "cumsum": return this.cumsum(k.axis, k.input, k.out);
+      case "rows": return this.rows(k);
       case "matmul": return this.matmul(k.a, k.b, k.out, k.epilogue ? compileScalar(k.epilogue) : undefined, k.epilogueInputs ?? []);
       case "conv2d": return this.conv2d(k.x, k.w, k.out, k.params, "forward");
       case "conv2dInputGrad": return this.conv2d(k.out, k.w, k.dy, k.params, "input");
@@ -156,6 +157,48 @@ export class ReferenceBackend implements Backend {
         const n = sizeOf(k.out.shape);
         philoxFill(k.dist, k.key, k.counter, 0, n, out.subarray(k.out.offset, k.out.offset + n));
         return;
+      }
+    }
+  }
+
+  /** Row programs: per row, each stage reduces in float64 and rounds its row value to
+   *  float32 (the value a separate reduction kernel would store); the stash is stored into
+   *  out as float32 and read back, as separate kernels would. */
+  private rows(k: Extract<Kernel, { kind: "rows" }>): void {
+    const shape = k.out.shape;
+    const L = shape.length === 0 ? 1 : shape[shape.length - 1];
+    const n = sizeOf(shape);
+    if (n === 0) return;
+    const arrs = k.inputs.map((v) => this.array(v.buffer, v.dtype));
+    const offs = k.inputs.map(offsets);
+    const o = this.array(k.out.buffer, k.out.dtype);
+    const oo = offsets(k.out);
+    const nIn = k.inputs.length;
+    const K = k.stages.length;
+    const stages = k.stages.map((s) => compileScalar(s.expr));
+    const final = compileScalar(k.final);
+    const vals = new Float64Array(nIn + K + 1);
+    const load = (i: number) => {
+      for (let j = 0; j < nIn; j++) vals[j] = arrs[j][offs[j][i]];
+      vals[nIn + K] = o[oo[i]];
+    };
+    for (let r = 0; r < n; r += L) {
+      k.stages.forEach((stage, s) => {
+        let acc: number = stage.op === "sum" ? 0 : stage.op === "prod" ? 1 : stage.op === "max" ? -Infinity : Infinity;
+        for (let i = r; i < r + L; i++) {
+          load(i);
+          const x = Math.fround(stages[s](vals));
+          if (k.stash && s === K - 1) o[oo[i]] = x;
+          if (stage.op === "sum") acc += x;
+          else if (stage.op === "prod") acc *= x;
+          else if (x !== x || acc !== acc) acc = NaN;
+          else acc = stage.op === "max" ? Math.max(acc, x) : Math.min(acc, x);
+        }
+        vals[nIn + s] = Math.fround(acc);
+      });
+      for (let i = r; i < r + L; i++) {
+        load(i);
+        o[oo[i]] = Math.fround(final(vals));
       }
     }
   }

@@ -39,6 +39,11 @@ export function setThreads(n: number): void {
   getBackend().setThreads?.(n);
 }
 
+/** Threads the current backend uses for large kernels (1 for the reference backend). */
+export function getThreads(): number {
+  return getBackend().threads ?? 1;
+}
+
 export class Storage {
   refs = 1;
   constructor(readonly backend: Backend, readonly buffer: Buffer) {

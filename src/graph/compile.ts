@@ -37,6 +37,7 @@ import { eliminateDeadCode } from "./passes/dce.js";
 import { foldConstants } from "./passes/fold.js";
 import { planFusion, type FusionGroup } from "./passes/fuse.js";
 import { simplify } from "./passes/simplify.js";
+import { containsExpr, mapInputs, replaceExpr } from "./scalar.js";
 import type { RandomUse } from "./trace.js";
 import type { Variable } from "./variable.js";
 
@@ -360,8 +361,64 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     }
   }
 
+  /** One "rows" kernel for a row group (passes/rows.ts): stage k's row value is input
+   *  -1 - k while expressions are built (the number of leaves is not known yet), and the
+   *  stash -1 - K; they are renumbered after the leaves. */
+  function emitRows(group: FusionGroup): View {
+    const stages = group.stages!;
+    const K = stages.length;
+    const root = g.nodes[group.nodes.at(-1)!] as OpNode;
+    const S = root.aval.shape;
+    const inGroup = new Set(group.nodes);
+    const externals: View[] = [];
+    const externalIndex = new Map<number, number>();
+    const exprOf = new Map<number, ScalarExpr>();
+    const leaf = (id: number): ScalarExpr => {
+      let k = externalIndex.get(id);
+      if (k === undefined) {
+        k = externals.length;
+        externalIndex.set(id, k);
+        const v = value[id]!;
+        // [..., 1] values broadcast along the row (stride 0)
+        externals.push(v.shape[v.shape.length - 1] === S[S.length - 1] ? v : { ...v, shape: [...S], strides: [...v.strides.slice(0, -1), 0] });
+      }
+      return { op: "input", index: k, dtype: g.nodes[id]!.aval.dtype };
+    };
+    const stageExprs: ScalarExpr[] = [];
+    for (const id of group.nodes) {
+      const n = g.nodes[id] as OpNode;
+      const xs = n.inputs.map((i) => (inGroup.has(i) ? exprOf.get(i)! : leaf(i)));
+      const k = stages.indexOf(id);
+      if (k >= 0) {
+        stageExprs.push(xs[0]!);
+        exprOf.set(id, { op: "input", index: -1 - k, dtype: "float32" });
+      } else if (n.prim === "expand") exprOf.set(id, xs[0]!);
+      else {
+        const rule = rules[n.prim] as Rule<Prim>;
+        if (rule.impl.kind !== "elementwise") throw new Error(`internal: ${n.prim} in a row group`);
+        exprOf.set(id, rule.impl.scalar(xs, n.params as never, n.aval));
+      }
+    }
+    // The last stage's values are stored in out and read back when the final value uses them.
+    const lastExpr = stageExprs[K - 1]!;
+    let final = exprOf.get(root.id)!;
+    const stash = lastExpr.op !== "input" && lastExpr.dtype === "float32" && containsExpr(final, lastExpr);
+    if (stash) final = replaceExpr(final, lastExpr, { op: "input", index: -1 - K, dtype: "float32" });
+    const n = externals.length;
+    const renumber = (e: ScalarExpr) => mapInputs(e, (i) => (i < 0 ? n + (-1 - i) : i));
+    const out = ctx.alloc(S, "float32");
+    if (sizeOf(S) > 0) {
+      rec.dispatch({
+        kind: "rows", inputs: externals, out, stash, final: renumber(final),
+        stages: stages.map((id, k) => ({ op: (g.nodes[id] as OpNode).prim as "sum", expr: renumber(stageExprs[k]!) })),
+      });
+    }
+    return out;
+  }
+
   /** One kernel for a fusion group: members' scalar rules composed into one expression. */
   function emitGroup(group: FusionGroup): View {
+    if (group.kind === "rows") return emitRows(group);
     const inGroup = new Set(group.nodes);
     const externals: View[] = [];
     const externalIndex = new Map<number, number>();

@@ -1,5 +1,6 @@
 // Fusion planning on hand-built graphs: elementwise chains with broadcasts, reductions with
-// elementwise prologues, matmul epilogues, and values that must stay materialized.
+// elementwise prologues, matmul epilogues, row groups (softmax-like normalisations over the
+// last axis), and values that must stay materialized.
 
 import { describe, expect, it } from "vitest";
 import { GraphBuilder, type Aval } from "../../src/graph/ir.js";
@@ -73,5 +74,45 @@ describe("fusion planning", () => {
     const g = t.b.build([h]);
     const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
     expect(describeGroups(planFusion(g), prim)).toEqual(["matmul: matmul add maximum"]);
+  });
+
+  /** softmax over the last axis of x [8, 16]: max, exp(x - max), sum, divide. */
+  function softmaxGraph(extraOutput: "none" | "max" | "exp") {
+    const t = builder();
+    const x = t.input("x", f32(8, 16), 0);
+    const m = t.op("max", [x], f32(8, 1), { axes: [1] });
+    const d = t.op("sub", [x, t.op("expand", [m], f32(8, 16), { shape: [8, 16] })], f32(8, 16));
+    const e = t.op("exp", [d], f32(8, 16));
+    const s = t.op("sum", [e], f32(8, 1), { axes: [1] });
+    const y = t.op("div", [e, t.op("expand", [s], f32(8, 16), { shape: [8, 16] })], f32(8, 16));
+    const outputs = extraOutput === "max" ? [y, m] : extraOutput === "exp" ? [y, e] : [y];
+    const g = t.b.build(outputs);
+    return { g, prim: (id: number) => (g.nodes[id] as { prim: string }).prim };
+  }
+
+  it("softmax over the last axis is one row group with two stages", () => {
+    const { g, prim } = softmaxGraph("none");
+    const groups = planFusion(g);
+    expect(describeGroups(groups, prim)).toEqual(["rows: max expand sub exp sum expand div"]);
+    expect(groups[0]!.stages!.map(prim)).toEqual(["max", "sum"]);
+  });
+
+  it("a row value needed outside leaves the row group; a full-size one splits it", () => {
+    const withMax = softmaxGraph("max");
+    // the max is an output: computed by its own kernel and read by the row group
+    expect(describeGroups(planFusion(withMax.g), withMax.prim)).toEqual(["reduce: max", "rows: sub exp sum expand div"]);
+    const withExp = softmaxGraph("exp");
+    // exp(x - max) is an output: it ends one row group and the next one reads it
+    expect(describeGroups(planFusion(withExp.g), withExp.prim)).toEqual(["rows: max expand sub exp", "rows: sum expand div"]);
+  });
+
+  it("reductions over another axis are not row groups", () => {
+    const t = builder();
+    const x = t.input("x", f32(8, 16), 0);
+    const s = t.op("sum", [x], f32(1, 16), { axes: [0] });
+    const y = t.op("sub", [x, t.op("expand", [s], f32(8, 16), { shape: [8, 16] })], f32(8, 16));
+    const g = t.b.build([y]);
+    const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
+    expect(describeGroups(planFusion(g), prim)).toEqual(["reduce: sum", "elementwise: sub"]);
   });
 });

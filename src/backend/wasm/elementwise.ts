@@ -78,7 +78,7 @@ export function layoutKey(s: Pick<ElementwiseSpec, "dtypes" | "classes" | "outer
 }
 
 /** Pushes a vector load of operand at pointer local p (class c or s). */
-function loadVec(f: Fn, dtype: DType, cls: LaneClass, p: number, sb: number): void {
+export function loadVec(f: Fn, dtype: DType, cls: LaneClass, p: number, sb: number): void {
   const bool = dtype === "bool";
   if (cls === "c") {
     if (bool) f.vmem(S.load32_zero, 0).v(S.i16x8_extend_low_i8x16_u).v(S.i32x4_extend_low_i16x8_u);
@@ -102,7 +102,7 @@ function loadVec(f: Fn, dtype: DType, cls: LaneClass, p: number, sb: number): vo
 }
 
 /** Pushes a one-element load (lane 0, splatted) of operand at pointer local p. */
-function loadOne(f: Fn, dtype: DType, p: number): void {
+export function loadOne(f: Fn, dtype: DType, p: number): void {
   if (dtype === "bool") f.get(p).mem(O.i32_load8_u, 0).v(S.i32x4_splat);
   else f.get(p).vmem(S.load32_splat, 2);
 }

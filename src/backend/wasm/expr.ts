@@ -99,6 +99,8 @@ export class ExprGen {
   private readonly cached = new Map<ScalarExpr, number>();
   private readonly slots: Map<ScalarExpr, number>;
   private readonly paramLocals: number[] = [];
+  /** Subtrees computed before a loop by `hoist`, in locals. */
+  private readonly hoisted = new Map<ScalarExpr, number>();
 
   /** `inputLocal(i)` returns the local holding input i, in the register representation of
    *  `inputDtype(i)` (the dtype of the view it was loaded from). */
@@ -107,7 +109,7 @@ export class ExprGen {
     private readonly f: Fn,
     private readonly inputLocal: (i: number) => number,
     private readonly inputDtype: (i: number) => DType,
-    root: ScalarExpr,
+    private readonly root: ScalarExpr,
     fma: boolean,
   ) {
     this.math = new MathLib(fma);
@@ -142,7 +144,46 @@ export class ExprGen {
     this.gen(e);
   }
 
+  /** Loop-invariant code motion: emits, here, every largest subtree of the root that reads
+   *  only inputs with `invariant(index)` (and constants) into a local, and later `emit`s
+   *  read those locals. Call where the invariant inputs hold their values, before the loop
+   *  (row kernels hoist what depends only on a row's reductions: softmax's 1 / sum). */
+  hoist(invariant: (index: number) => boolean): void {
+    const memo = new Map<ScalarExpr, boolean>();
+    const inv = (e: ScalarExpr): boolean => {
+      let r = memo.get(e);
+      if (r === undefined) {
+        r = e.op === "input" ? invariant(e.index) : e.op === "const" ? true : children(e).every(inv);
+        memo.set(e, r);
+      }
+      return r;
+    };
+    const found: ScalarExpr[] = [];
+    const seen = new Set<ScalarExpr>();
+    const visit = (e: ScalarExpr): void => {
+      if (seen.has(e)) return;
+      seen.add(e);
+      if (inv(e)) {
+        if (e.op !== "input" && e.op !== "const") found.push(e);
+      } else children(e).forEach(visit);
+    };
+    visit(this.root);
+    this.hoisted.clear();
+    this.cached.clear();
+    for (const e of found) {
+      this.gen(e);
+      const l = this.f.local(V128);
+      this.f.set(l);
+      this.hoisted.set(e, l);
+    }
+  }
+
   private gen(e: ScalarExpr): void {
+    const pre = this.hoisted.get(e);
+    if (pre !== undefined) {
+      this.f.get(pre);
+      return;
+    }
     const local = this.cached.get(e);
     if (local !== undefined) {
       this.f.get(local);

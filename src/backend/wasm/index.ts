@@ -21,6 +21,7 @@ import { buildTranspose, transposeDescriptor, TRANSPOSE_ROWS_PER_UNIT } from "./
 import { philoxFill } from "../../random/philox.js";
 import { Runtime } from "./runtime.js";
 import { dispatchCumsum, dispatchReduce } from "./reduce.js";
+import { dispatchRows } from "./rows.js";
 import { dispatchNN } from "./nn.js";
 
 export { OutOfMemoryError, contiguousStrides, isContiguous };
@@ -139,6 +140,9 @@ class WasmBackendImpl implements WasmBackend {
         return;
       case "cumsum":
         dispatchCumsum(this, k);
+        return;
+      case "rows":
+        dispatchRows(this, k);
         return;
       case "random":
         this.random(k.dist, k.key, k.counter, k.out);

@@ -1,6 +1,8 @@
 // Fusion planning: which ops run together as one kernel.
 //
-// Four kinds of group:
+// Five kinds of group:
+//   rows          normalisations over the last axis (softmax, layerNorm): see rows.ts,
+//                 planned first
 //   elementwise   a chain (or tree) of elementwise ops             -> one elementwise kernel
 //   reduce        elementwise ops feeding sum/prod/max/min          -> reduce with a prologue
 //   matmul        matmul followed by elementwise ops (bias, relu)   -> matmul with an epilogue
@@ -17,13 +19,16 @@
 
 import { elementwisePrims, type Prim } from "../../ops/prims.js";
 import { sameAval, type Graph } from "../ir.js";
+import { planRows } from "./rows.js";
 
-export type GroupKind = "elementwise" | "reduce" | "matmul" | "conv";
+export type GroupKind = "elementwise" | "reduce" | "matmul" | "conv" | "rows";
 
 export interface FusionGroup {
   kind: GroupKind;
   /** Member op ids in topological order; the last one is the root. */
   nodes: number[];
+  /** rows groups: the reductions, in order (the kernel's stages). */
+  stages?: number[];
 }
 
 /** Reductions whose backend kernel takes an elementwise prologue. */
@@ -33,7 +38,8 @@ export function planFusion(g: Graph): FusionGroup[] {
   const users = g.users();
   const pinned = new Set<number>([...g.outputs, ...g.updates.map((u) => u.value)]);
   const groupOf = new Map<number, FusionGroup>();
-  const groups: FusionGroup[] = [];
+  const groups: FusionGroup[] = planRows(g).map((r) => ({ kind: "rows", nodes: r.nodes, stages: r.stages }));
+  for (const gr of groups) for (const m of gr.nodes) groupOf.set(m, gr);
 
   /** p may disappear into its only consumer n. */
   const fusible = (p: number, n: number): boolean => {
@@ -46,13 +52,13 @@ export function planFusion(g: Graph): FusionGroup[] {
   };
 
   for (const n of g.nodes) {
-    if (n.kind !== "op") continue;
+    if (n.kind !== "op" || groupOf.get(n.id)?.kind === "rows") continue;
     if (elementwisePrims.has(n.prim)) {
       let group: FusionGroup = { kind: "elementwise", nodes: [] };
       for (const p of new Set(n.inputs)) {
         if (!fusible(p, n.id) || !sameAval({ ...g.nodes[p]!.aval, dtype: n.aval.dtype }, n.aval)) continue;
         const pg = groupOf.get(p)!;
-        if (pg.kind === "reduce") continue; // a reduction's output is not fused forwards
+        if (pg.kind === "reduce" || pg.kind === "rows") continue; // not fused forwards
         const anchored = (k: GroupKind) => k === "matmul" || k === "conv";
         if (anchored(pg.kind) && anchored(group.kind)) continue; // one anchor per group
         if (anchored(pg.kind) && n.aval.dtype !== "float32") continue; // epilogues stay float32

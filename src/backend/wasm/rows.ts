@@ -1,0 +1,253 @@
+// Row kernels: graph mode's fused normalisations (softmax, logSoftmax, layerNorm, ...).
+//
+// The "rows" kernel (backend.ts) runs, for each row along the last axis (length L), its
+// reduction stages in order and then its final expression. One thread runs a whole row, so
+// any split of rows between threads gives the same bits. A softmax row of 1000 floats stays
+// in L1 across the three passes (max, exp and sum, scale), where separate kernels would
+// stream the whole tensor through memory five times.
+//
+// Layout: the leading dims collapse as in elementwise.ts into R outer dims (the row index
+// becomes operand offsets by R div/mod steps per row); along the row each operand is "c"
+// (contiguous), "z" (stride 0: a per-row value, loaded once per row) or "s" (strided).
+// Per row:
+//   load the "z" operands; then per stage: hoist the expression's row-invariant subtrees
+//   (what depends only on earlier row values), a loop of 8 elements into two accumulators,
+//   one step of 4, a scalar tail; the row value is ((a0 op a1) lanes folded as
+//   (l0 op l1) op (l2 op l3)) op tail, a fixed order for a given L;
+//   the final pass: 4 elements per step, then the tail, written to out.
+//
+// Descriptor words: [0] L; per operand k (out first, then inputs): base byte address,
+// inner stride (elements), R outer strides; the R outer sizes; then the parameter constants
+// of each expression (stages in order, then final; see constWords in expr.ts).
+
+import type { DType, Kernel, RowStage, ScalarExpr } from "../backend.js";
+import { itemSize } from "../backend.js";
+import { F32, Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
+import { constWords, ExprGen, exprKey } from "./expr.js";
+import { collapseLayout, laneClass, loadOne, loadVec, type CollapsedLayout, type LaneClass } from "./elementwise.js";
+import type { WasmBackendImpl } from "./index.js";
+
+export interface RowsSpec {
+  stages: readonly RowStage[];
+  stash: boolean;
+  final: ScalarExpr;
+  /** Operand dtypes, out (float32) first. */
+  dtypes: DType[];
+  /** Class of each operand along the row; out's is "c". */
+  classes: LaneClass[];
+  /** Collapsed leading dims (at least 1). */
+  outerRank: number;
+  fma: boolean;
+}
+
+export function rowsKey(s: RowsSpec): string {
+  const stages = s.stages.map((st) => `${st.op}:${exprKey(st.expr)}`).join(";");
+  return `rows|${stages}|${s.stash}|${exprKey(s.final)}|${s.dtypes.join(",")}|${s.classes.join("")}|${s.outerRank}|${s.fma}`;
+}
+
+const VEC_OP = { sum: S.f32x4_add, prod: S.f32x4_mul, max: S.f32x4_max, min: S.f32x4_min } as const;
+const SCALAR_OP = { sum: O.f32_add, prod: O.f32_mul, max: O.f32_max, min: O.f32_min } as const;
+const IDENTITY = { sum: 0, prod: 1, max: -Infinity, min: Infinity } as const;
+
+/** Builds the module for one spec; exports `run(desc, rowStart, rowEnd, tid)`. */
+export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: number }): ModuleBuilder {
+  const mod = new ModuleBuilder(pages);
+  const R = spec.outerRank;
+  const nOps = spec.dtypes.length;
+  const nIn = nOps - 1;
+  const K = spec.stages.length;
+  const f = new Fn([I32, I32, I32, I32]);
+  f.hoistConstants = true;
+  const desc = 0, start = 1, end = 2;
+  const L = f.local(I32), row = f.local(I32), rem = f.local(I32), idx = f.local(I32), j = f.local(I32);
+  const p = spec.dtypes.map(() => f.local(I32)); // row start per operand
+  const q = spec.dtypes.map(() => f.local(I32)); // moving pointer per operand
+  const sb = spec.dtypes.map(() => f.local(I32)); // bytes per element step
+  const val = spec.dtypes.map(() => f.local(V128));
+  const rv = spec.stages.map(() => f.local(V128));
+  const stashVal = f.local(V128);
+  const acc0 = f.local(V128), acc1 = f.local(V128), tail = f.local(F32), v = f.local(V128);
+  const opBase = (k: number) => 1 + k * (2 + R);
+  const shapeBase = 1 + nOps * (2 + R);
+  const size = (k: number) => itemSize[spec.dtypes[k]!];
+  const inputLocal = (i: number) => (i < nIn ? val[i + 1]! : i < nIn + K ? rv[i - nIn]! : stashVal);
+  const inputDtype = (i: number): DType => (i < nIn ? spec.dtypes[i + 1]! : "float32");
+  const invariant = (i: number) => (i < nIn ? spec.classes[i + 1] === "z" : i < nIn + K);
+  const exprs = [...spec.stages.map((s) => s.expr), spec.final];
+  const gens = exprs.map((e) => new ExprGen(mod, f, inputLocal, inputDtype, e, spec.fma));
+  let paramOffset = (shapeBase + R) * 4;
+  for (const [i, g] of gens.entries()) {
+    g.loadParams(desc, paramOffset);
+    paramOffset += constWords(exprs[i]!).length * 4;
+  }
+  const streamed = [...spec.classes.keys()].filter((k) => k > 0 && spec.classes[k] !== "z");
+
+  /** Loads the streamed inputs at q: 4 elements (vec) or one, splatted. */
+  const loadInputs = (vec: boolean) => {
+    for (const k of streamed) {
+      if (vec) {
+        if (spec.classes[k] === "c" && spec.dtypes[k] === "bool") f.get(q[k]!);
+        loadVec(f, spec.dtypes[k]!, spec.classes[k]!, q[k]!, sb[k]!);
+      } else loadOne(f, spec.dtypes[k]!, q[k]!);
+      f.set(val[k]!);
+    }
+  };
+  /** Advances out's and the streamed inputs' pointers by n elements. */
+  const advance = (n: number) => {
+    for (const k of [0, ...streamed]) f.get(q[k]!).get(sb[k]!).i32(n).op(O.i32_mul).op(O.i32_add).set(q[k]!);
+  };
+  const resetPointers = () => {
+    for (let k = 0; k < nOps; k++) f.get(p[k]!).set(q[k]!);
+    f.i32(0).set(j);
+  };
+  /** while (j + n <= L) { body(); j += n } */
+  const loopBy = (n: number, body: () => void, once = false) => {
+    f.block().loop();
+    f.get(j).i32(n).op(O.i32_add).get(L).op(O.i32_gt_s).brIf(1);
+    body();
+    f.get(j).i32(n).op(O.i32_add).set(j);
+    if (!once) f.br(0);
+    f.end().end();
+  };
+
+  f.get(desc).mem(O.i32_load, 2, 0).set(L);
+  for (let k = 0; k < nOps; k++) f.get(desc).mem(O.i32_load, 2, (opBase(k) + 1) * 4).i32(size(k)).op(O.i32_mul).set(sb[k]!);
+  f.get(start).set(row);
+  f.block().loop();
+  f.get(row).get(end).op(O.i32_ge_s).brIf(1);
+  // p[k] = base[k] + sum_d idx_d * outerStride[k][d] * size
+  for (let k = 0; k < nOps; k++) f.i32(0).set(p[k]!);
+  f.get(row).set(rem);
+  for (let d = R - 1; d >= 0; d--) {
+    f.get(rem).get(desc).mem(O.i32_load, 2, (shapeBase + d) * 4).op(O.i32_rem_u).set(idx);
+    f.get(rem).get(desc).mem(O.i32_load, 2, (shapeBase + d) * 4).op(O.i32_div_u).set(rem);
+    for (let k = 0; k < nOps; k++) {
+      f.get(p[k]!).get(idx).get(desc).mem(O.i32_load, 2, (opBase(k) + 2 + d) * 4).op(O.i32_mul).op(O.i32_add).set(p[k]!);
+    }
+  }
+  for (let k = 0; k < nOps; k++) {
+    f.get(desc).mem(O.i32_load, 2, opBase(k) * 4).get(p[k]!).i32(size(k)).op(O.i32_mul).op(O.i32_add).set(p[k]!);
+    if (k > 0 && spec.classes[k] === "z") {
+      loadOne(f, spec.dtypes[k]!, p[k]!);
+      f.set(val[k]!);
+    }
+  }
+
+  spec.stages.forEach((stage, s) => {
+    const g = gens[s]!;
+    const stash = spec.stash && s === K - 1;
+    g.hoist(invariant);
+    resetPointers();
+    f.f32x4(IDENTITY[stage.op]).set(acc0);
+    f.f32x4(IDENTITY[stage.op]).set(acc1);
+    f.f32(IDENTITY[stage.op]).set(tail);
+    const step = (acc: number) => {
+      loadInputs(true);
+      g.emit(stage.expr);
+      f.set(v);
+      if (stash) f.get(q[0]!).get(v).vmem(S.store, 0);
+      f.get(acc).get(v).v(VEC_OP[stage.op]).set(acc);
+      advance(4);
+    };
+    loopBy(8, () => {
+      step(acc0);
+      step(acc1);
+    });
+    loopBy(4, () => step(acc0), true);
+    loopBy(1, () => {
+      loadInputs(false);
+      g.emit(stage.expr);
+      f.set(v);
+      if (stash) f.get(q[0]!).get(v).vlane(S.store32_lane, 2, 0, 0);
+      f.get(tail).get(v).lane(S.f32x4_extract_lane, 0).op(SCALAR_OP[stage.op]).set(tail);
+      advance(1);
+    });
+    // fold: a = acc0 op acc1; r = ((a0 op a1) op (a2 op a3)) op tail
+    f.get(acc0).get(acc1).v(VEC_OP[stage.op]).set(v);
+    f.get(v).lane(S.f32x4_extract_lane, 0).get(v).lane(S.f32x4_extract_lane, 1).op(SCALAR_OP[stage.op]);
+    f.get(v).lane(S.f32x4_extract_lane, 2).get(v).lane(S.f32x4_extract_lane, 3).op(SCALAR_OP[stage.op]);
+    f.op(SCALAR_OP[stage.op]).get(tail).op(SCALAR_OP[stage.op]);
+    f.v(S.f32x4_splat).set(rv[s]!);
+  });
+
+  const gf = gens[K]!;
+  gf.hoist(invariant);
+  resetPointers();
+  loopBy(4, () => {
+    loadInputs(true);
+    if (spec.stash) f.get(q[0]!).vmem(S.load, 0).set(stashVal);
+    f.get(q[0]!);
+    gf.emit(spec.final);
+    f.vmem(S.store, 0);
+    advance(4);
+  });
+  loopBy(1, () => {
+    loadInputs(false);
+    if (spec.stash) f.get(q[0]!).vmem(S.load32_splat, 2).set(stashVal);
+    f.get(q[0]!);
+    gf.emit(spec.final);
+    f.vlane(S.store32_lane, 2, 0, 0);
+    advance(1);
+  });
+  f.get(row).i32(1).op(O.i32_add).set(row);
+  f.br(0).end().end();
+  mod.add(f, "run");
+  return mod;
+}
+
+/** Descriptor words: L, per operand base/inner/outer strides, outer sizes, constants. */
+export function rowsDescriptor(L: number, outer: CollapsedLayout, inner: number[], bases: number[], exprs: ScalarExpr[]): number[] {
+  const R = outer.shape.length;
+  const words: number[] = [L];
+  bases.forEach((b, k) => {
+    words.push(b, inner[k]!);
+    for (let d = 0; d < R; d++) words.push(outer.strides[k]![d]!);
+  });
+  for (let d = 0; d < R; d++) words.push(outer.shape[d]!);
+  for (const e of exprs) words.push(...constWords(e));
+  return words;
+}
+
+/** Runs a "rows" kernel; rows split between threads (whole rows per thread). */
+export function dispatchRows(be: WasmBackendImpl, k: Extract<Kernel, { kind: "rows" }>): void {
+  const shape = k.out.shape;
+  const views = [k.out, ...k.inputs];
+  for (const [i, v] of k.inputs.entries()) {
+    if (v.shape.length !== shape.length || v.shape.some((d, j) => d !== shape[j])) {
+      throw new Error(`wasm backend: rows input ${i} has shape [${v.shape}] but out has [${shape}]: broadcast inputs to out.shape first`);
+    }
+  }
+  if (k.out.dtype !== "float32") throw new Error(`wasm backend: rows writes float32, got out ${k.out.dtype}`);
+  const rank = shape.length;
+  const L = rank === 0 ? 1 : shape[rank - 1]!;
+  const nRows = rank === 0 ? 1 : shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  if (L === 0 || nRows === 0) return;
+  const inner = views.map((v) => (rank === 0 ? 1 : v.strides[rank - 1]!));
+  if (inner[0] !== 1) {
+    // out must be contiguous along the row: compute into a temp, then copy
+    const t = be.temp("float32", shape);
+    try {
+      dispatchRows(be, { ...k, out: t });
+      be.elementwise({ op: "input", index: 0, dtype: "float32" }, [t], k.out);
+    } finally {
+      be.free(t.buffer);
+    }
+    return;
+  }
+  const outer = collapseLayout(shape.slice(0, -1), views.map((v) => v.strides.slice(0, -1)));
+  const spec: RowsSpec = {
+    stages: k.stages, stash: k.stash, final: k.final,
+    dtypes: views.map((v) => v.dtype),
+    classes: inner.map(laneClass),
+    outerRank: outer.shape.length,
+    fma: be.rt.relaxed,
+  };
+  spec.classes[0] = "c";
+  const kern = be.rt.kernel(rowsKey(spec), () => buildRows(spec, be.rt.pages));
+  const exprs = [...k.stages.map((s) => s.expr), k.final];
+  const desc = be.rt.descriptor(rowsDescriptor(L, outer, inner, views.map((v) => be.base(v)), exprs));
+  be.rt.run(kern, desc, nRows, { minPerThread: Math.ceil(ROWS_MIN_ELEMENTS_PER_THREAD / L) });
+}
+
+/** Below this many elements per thread, one thread runs all rows (a dispatch costs ~µs). */
+const ROWS_MIN_ELEMENTS_PER_THREAD = 1 << 14;

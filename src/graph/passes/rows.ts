@@ -1,0 +1,101 @@
+// Row fusion planning: normalisations over the last axis as one "rows" kernel.
+//
+// softmax, logSoftmax, logsumexp and layerNorm trace into reductions over the last axis
+// whose results (shape [..., 1]) broadcast back over the rows they came from:
+//
+//   a = max x ; d = exp(x - expand a) ; s = sum d ; y = d / expand s
+//
+// Ordinary fusion (fuse.ts) gives each reduction and each elementwise chain its own kernel
+// and materialises d, a full-size intermediate. A row group instead runs per row: every
+// reduction becomes a stage of the rows kernel (backend.ts), the per-row arithmetic on the
+// reduced values ([..., 1]-shaped ops: log, rsqrt, 1/s) hoists out of the element loops,
+// and only the final value is written.
+//
+// A group grows backwards from a candidate final op (elementwise, shape S = [..., L],
+// float32) over producers that are elementwise ops of shape S or [..., 1], last-axis
+// reductions sum/prod/max/min of float32 values of shape S, and expands from [..., 1] to S.
+// A member whose value is needed outside the group (another user, a graph output, an
+// update) leaves it, and so, in turn, do members it reads; what leaves is computed by
+// ordinary kernels and read by the row kernel as an input. A group needs a reduction.
+
+import { elementwisePrims, type Prim } from "../../ops/prims.js";
+import type { Graph, Node } from "../ir.js";
+
+export interface RowGroup {
+  /** Member op ids in topological order; the last one is the final value. */
+  nodes: number[];
+  /** The reductions, in topological order: the kernel's stages. */
+  stages: number[];
+}
+
+const rowReductions = new Set<Prim>(["sum", "prod", "max", "min"]);
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+export function planRows(g: Graph): RowGroup[] {
+  const users = g.users();
+  const pinned = new Set<number>([...g.outputs, ...g.updates.map((u) => u.value)]);
+  const claimed = new Set<number>();
+  const groups: RowGroup[] = [];
+
+  for (let f = g.nodes.length - 1; f >= 0; f--) {
+    const fin = g.nodes[f]!;
+    if (claimed.has(f) || fin.kind !== "op" || !elementwisePrims.has(fin.prim) || fin.aval.dtype !== "float32") continue;
+    const S = fin.aval.shape;
+    if (S.length === 0 || S[S.length - 1]! < 2) continue;
+    const rowShape = [...S.slice(0, -1), 1];
+    const last = S.length - 1;
+    const admissible = (n: Node): boolean => {
+      if (n.kind !== "op" || claimed.has(n.id)) return false;
+      const shape = n.aval.shape;
+      if (elementwisePrims.has(n.prim)) return sameShape(shape, S) || sameShape(shape, rowShape);
+      if (rowReductions.has(n.prim)) {
+        const input = g.nodes[n.inputs[0]!]!;
+        const axes = (n.params as { axes: number[] }).axes;
+        return axes.length === 1 && axes[0] === last && sameShape(input.aval.shape, S) && sameShape(shape, rowShape) &&
+          n.aval.dtype === "float32" && input.aval.dtype === "float32";
+      }
+      if (n.prim === "expand") return sameShape(shape, S) && sameShape(g.nodes[n.inputs[0]!]!.aval.shape, rowShape);
+      return false;
+    };
+    // The cone of admissible producers above f.
+    const members = new Set<number>([f]);
+    const stack = [f];
+    while (stack.length > 0) {
+      const n = g.nodes[stack.pop()!] as Extract<Node, { kind: "op" }>;
+      for (const p of n.inputs) {
+        if (members.has(p) || !admissible(g.nodes[p]!)) continue;
+        members.add(p);
+        stack.push(p);
+      }
+    }
+    // Members needed outside leave, until every remaining member's users are members.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const m of members) {
+        if (m === f) continue;
+        if (pinned.has(m) || users[m]!.some((u) => !members.has(u))) {
+          members.delete(m);
+          changed = true;
+        }
+      }
+    }
+    // An expand whose input left would read a row value the kernel does not compute.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const m of members) {
+        const n = g.nodes[m] as Extract<Node, { kind: "op" }>;
+        if (n.prim === "expand" && !members.has(n.inputs[0]!)) {
+          members.delete(m);
+          changed = true;
+        }
+      }
+    }
+    const nodes = [...members].sort((a, b) => a - b);
+    const stages = nodes.filter((m) => rowReductions.has((g.nodes[m] as Extract<Node, { kind: "op" }>).prim));
+    if (stages.length === 0) continue;
+    for (const m of nodes) claimed.add(m);
+    groups.push({ nodes, stages });
+  }
+  return groups.reverse();
+}

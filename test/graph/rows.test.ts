@@ -1,0 +1,67 @@
+// Compiled normalisations: softmax, logSoftmax, layerNorm and crossEntropy over the last
+// axis compile to one "rows" kernel (passes/rows.ts, backend kernel "rows"), agree with the
+// eager ops (which NumPy checks in test/tensor) within float32 reordering tolerance, read
+// strided inputs, and give identical bits on 1 and 2 threads.
+
+import { afterAll, describe, expect, it } from "vitest";
+import * as tb from "../../src/index.js";
+import { expectTensorsClose } from "../helpers/close.js";
+
+tb.seed(3);
+const threads = tb.getThreads();
+afterAll(() => tb.setThreads(threads));
+
+describe("row kernels in compiled functions", () => {
+  const x = tb.randn([64, 300]).mul(3);
+  const w = tb.randn([300]);
+  const b = tb.randn([300]);
+  const labels = tb.randint(0, 300, [64]);
+
+  const cases: [string, (x: tb.Tensor) => tb.Tensor, number][] = [
+    ["softmax", (x) => tb.softmax(x, -1), 1],
+    ["logSoftmax", (x) => tb.logSoftmax(x, -1), 1],
+    ["layerNorm", (x) => tb.layerNorm(x, [300], { weight: w, bias: b }), 1],
+    ["logsumexp with keepdims", (x) => tb.logsumexp(x, -1, { keepdims: true }).add(x), 1],
+  ];
+  for (const [name, f, kernels] of cases) {
+    it(`${name} is ${kernels} kernel and matches eager`, () => {
+      const c = tb.fn(f);
+      expectTensorsClose(c(x), f(x), 1e-5, 1e-5);
+      expect(c.stats(x).kernels).toBe(kernels);
+    });
+  }
+
+  it("crossEntropy: the log-softmax rows are one kernel before the gather and the mean", () => {
+    const f = (x: tb.Tensor) => tb.crossEntropy(x, labels);
+    const c = tb.fn(f);
+    expectTensorsClose(c(x), f(x), 1e-5, 1e-6);
+    expect(c.stats(x).kernels).toBeLessThanOrEqual(4);
+  });
+
+  it("strided rows (a transposed input) and a 3-d input", () => {
+    const xt = tb.randn([300, 64]);
+    const f = (x: tb.Tensor) => tb.softmax(x.transpose(), -1);
+    expectTensorsClose(tb.fn(f)(xt), f(xt), 1e-5, 1e-7);
+    const x3 = tb.randn([4, 5, 33]);
+    const g = (x: tb.Tensor) => tb.logSoftmax(x, 2);
+    expectTensorsClose(tb.fn(g)(x3), g(x3), 1e-5, 1e-6);
+  });
+
+  it("1 and 2 threads give identical bits", () => {
+    const big = tb.randn([256, 1000]);
+    const f = tb.fn((x: tb.Tensor) => tb.softmax(x, -1));
+    tb.setThreads(1);
+    const one = f(big).dataSync();
+    tb.setThreads(2);
+    f.clear();
+    const two = f(big).dataSync();
+    expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it("a training step through softmax rows matches eager gradients", () => {
+    const f = (x: tb.Tensor, w: tb.Tensor) => tb.softmax(x.mul(w), -1).mul(tb.arange(300)).sum();
+    const g = tb.grad(f, 1);
+    const compiled = tb.fn((x: tb.Tensor, w: tb.Tensor) => tb.grad(f, 1)(x, w));
+    expectTensorsClose(compiled(x, w), g(x, w), 1e-4, 1e-5);
+  });
+});
