@@ -190,17 +190,18 @@ function fillCol(): Fn {
   const L = () => f.local(I32);
   const kk = L(), r = L(), cc = L(), kh = L(), kw = L(), d = L(), dd = L(), xc = L(), t = L(), lo = L(), hi = L();
   const src = L(), pa = L(), pb = L(), pend = L(), i = L(), p = L(), oh = L(), ow0 = L(), ow1 = L(), ih = L(), a = L();
-  const b = L(), step = L(), ow = L(), dq = L(), rowP = L(), KK = L();
+  const b = L(), step = L(), ow = L(), dq = L(), rowP = L(), KK = L(), ohEnd = L();
   const max = (l: number, v: () => void) => { v(); f.set(t); f.get(l).get(t).get(l).get(t).op(O.i32_gt_s).op(O.select).set(l); };
   const min = (l: number, v: () => void) => { v(); f.set(t); f.get(l).get(t).get(l).get(t).op(O.i32_lt_s).op(O.select).set(l); };
   f.get(KH).get(KW).op(O.i32_mul).set(KK);
   f.get(j0).get(nc).op(O.i32_add).set(pend);
+  // row pc = (cc, kh, kw); later rows step kw, then kh, then cc (no divisions per row)
+  f.get(pc).get(KK).op(O.i32_div_u).set(cc);
+  f.get(pc).get(cc).get(KK).op(O.i32_mul).op(O.i32_sub).set(r);
+  f.get(r).get(KW).op(O.i32_div_u).set(kh);
+  f.get(r).get(kh).get(KW).op(O.i32_mul).op(O.i32_sub).set(kw);
+  f.get(pend).get(OW).op(O.i32_add).i32(1).op(O.i32_sub).get(OW).op(O.i32_div_u).set(ohEnd);
   f.forRange(kk, () => f.i32(0), () => f.get(kc), 1, () => {
-    f.get(pc).get(kk).op(O.i32_add).set(r);
-    f.get(r).get(KK).op(O.i32_div_u).set(cc);
-    f.get(r).get(cc).get(KK).op(O.i32_mul).op(O.i32_sub).set(r);
-    f.get(r).get(KW).op(O.i32_div_u).set(kh);
-    f.get(r).get(kh).get(KW).op(O.i32_mul).op(O.i32_sub).set(kw);
     // d: this col row; dd: so that pixel p lands at dd + p*4
     f.get(dst).get(kk).get(ncp).op(O.i32_mul).i32(4).op(O.i32_mul).op(O.i32_add).set(d);
     f.get(d).get(j0).i32(4).op(O.i32_mul).op(O.i32_sub).set(dd);
@@ -232,18 +233,17 @@ function fillCol(): Fn {
       copyRun(f, dd, src, pa, pb, i);
       zeroRun(f, dd, () => f.get(pb), pend, i);
       f.get(lo).get(hi).get(OW).op(O.i32_lt_s).op(O.i32_or).if_();
-      f.forRange(oh, () => f.get(j0).get(OW).op(O.i32_div_u), () => f.get(pend).get(OW).op(O.i32_add).i32(1).op(O.i32_sub).get(OW).op(O.i32_div_u), 1, () => {
-        f.forRange(ow, () => f.i32(0), () => f.get(OW), 1, () => {
-          f.get(oh).get(OW).op(O.i32_mul).get(ow).op(O.i32_add).set(p);
-          // p in [j0, pend) and ow outside [lo, hi)
-          f.get(p).get(j0).op(O.i32_sub).get(nc).op(O.i32_lt_u).get(ow).get(lo).op(O.i32_lt_s).get(ow).get(hi).op(O.i32_ge_s).op(O.i32_or).op(O.i32_and).if_();
-          f.get(dd).get(p).i32(4).op(O.i32_mul).op(O.i32_add).f32(0).mem(O.f32_store, 2);
-          f.end();
-          // skip the valid middle of the row
-          f.get(ow).get(lo).op(O.i32_eq).get(hi).get(lo).op(O.i32_gt_s).op(O.i32_and).if_();
-          f.get(hi).i32(1).op(O.i32_sub).set(ow);
-          f.end();
-        });
+      f.forRange(oh, () => f.get(j0).get(OW).op(O.i32_div_u), () => f.get(ohEnd), 1, () => {
+        // zero pixels p = oh*OW + ow for ow in [0, lo) and [hi, OW) that lie in [j0, pend)
+        const zeroCols = (from: () => void, to: () => void) =>
+          f.forRange(ow, from, to, 1, () => {
+            f.get(oh).get(OW).op(O.i32_mul).get(ow).op(O.i32_add).set(p);
+            f.get(p).get(j0).op(O.i32_sub).get(nc).op(O.i32_lt_u).if_();
+            f.get(dd).get(p).i32(4).op(O.i32_mul).op(O.i32_add).f32(0).mem(O.f32_store, 2);
+            f.end();
+          });
+        zeroCols(() => f.i32(0), () => f.get(lo));
+        zeroCols(() => f.get(hi), () => f.get(OW));
       });
       f.end();
     }
@@ -291,6 +291,15 @@ function fillCol(): Fn {
     }
     f.end();
     zeroRun(f, d, () => f.get(nc), ncp, i);
+    f.get(kw).i32(1).op(O.i32_add).set(kw);
+    f.get(kw).get(KW).op(O.i32_eq).if_();
+    f.i32(0).set(kw);
+    f.get(kh).i32(1).op(O.i32_add).set(kh);
+    f.get(kh).get(KH).op(O.i32_eq).if_();
+    f.i32(0).set(kh);
+    f.get(cc).i32(1).op(O.i32_add).set(cc);
+    f.end();
+    f.end();
   });
   return f;
 }
