@@ -154,35 +154,44 @@ function zeroRun(f: Fn, dst: number, from: () => void, to: number, i: number): v
   });
 }
 
-/** dst[i] = src[i] for i in [from, to) (both unit stride): v128 copies, the last one
- *  overlapping back from `to`; runs shorter than 4 are copied singly. */
-function copyRun(f: Fn, dst: number, src: number, from: number, to: number, i: number): void {
-  const one = (n: number, at: () => void) => {
-    f.get(dst); at(); f.i32(4).op(O.i32_mul).op(O.i32_add);
-    f.get(src); at(); f.i32(4).op(O.i32_mul).op(O.i32_add);
-    if (n === 4) f.vmem(S.load, 0).vmem(S.store, 0);
-    else f.mem(O.f32_load, 2).mem(O.f32_store, 2);
+/** dst[i] = src[i] (& mask[i] when a mask base is given) for i in [from, to), all unit
+ *  stride: v128 copies, the last one overlapping back from `to`; runs shorter than 4 are
+ *  copied singly. `o` is a byte-offset local. */
+function copyRun(f: Fn, dst: number, src: number, mask: number | undefined, from: number, to: number, o: number): void {
+  const one = (n: number) => {
+    f.get(dst).get(o).op(O.i32_add);
+    f.get(src).get(o).op(O.i32_add);
+    if (n === 4) {
+      f.vmem(S.load, 0);
+      if (mask !== undefined) f.get(mask).get(o).op(O.i32_add).vmem(S.load, 0).v(S.and);
+      f.vmem(S.store, 0);
+    } else {
+      f.mem(O.i32_load, 2);
+      if (mask !== undefined) f.get(mask).get(o).op(O.i32_add).mem(O.i32_load, 2).op(O.i32_and);
+      f.mem(O.i32_store, 2);
+    }
   };
   f.get(to).get(from).op(O.i32_sub).i32(4).op(O.i32_ge_s).if_();
-  f.get(from).set(i);
+  // o runs over [from*4, (to-4)*4], then one copy at (to-4)*4
+  f.get(from).i32(4).op(O.i32_mul).set(o);
   f.block().loop();
-  f.get(i).i32(4).op(O.i32_add).get(to).op(O.i32_gt_s).brIf(1);
-  one(4, () => f.get(i));
-  f.get(i).i32(4).op(O.i32_add).set(i);
+  f.get(o).get(to).i32(4).op(O.i32_mul).i32(16).op(O.i32_sub).op(O.i32_gt_s).brIf(1);
+  one(4);
+  f.get(o).i32(16).op(O.i32_add).set(o);
   f.br(0).end().end();
-  f.get(i).get(to).op(O.i32_lt_s).if_();
-  one(4, () => f.get(to).i32(4).op(O.i32_sub));
-  f.end();
+  f.get(to).i32(4).op(O.i32_mul).i32(16).op(O.i32_sub).set(o);
+  one(4);
   f.else_();
-  f.forRange(i, () => f.get(from), () => f.get(to), 1, () => one(1, () => f.get(i)));
+  f.forRange(o, () => f.get(from).i32(4).op(O.i32_mul), () => f.get(to).i32(4).op(O.i32_mul), 4, () => one(1));
   f.end();
 }
 
-/** fillCol(desc, n, g, pc, kc, j0, nc, ncp, dst): dst (kc x ncp) = col rows [pc, pc+kc),
- *  pixels [j0, j0+nc) of image n, group g; columns [nc, ncp) are zeroed. */
+/** fillCol(desc, n, g, pc, kc, j0, nc, ncp, dst, masks): dst (kc x ncp) = col rows
+ *  [pc, pc+kc), pixels [j0, j0+nc) of image n, group g; columns [nc, ncp) are zeroed.
+ *  masks: scratch for KW rows of nc i32 (plane path). */
 function fillCol(): Fn {
-  const f = new Fn([I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const n = 1, g = 2, pc = 3, kc = 4, j0 = 5, nc = 6, ncp = 7, dst = 8;
+  const f = new Fn([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const n = 1, g = 2, pc = 3, kc = 4, j0 = 5, nc = 6, ncp = 7, dst = 8, masks = 9;
   const [x, sN, sC, sH, sW, H, W, KH, KW, OW, sh, sw, ph, pw, dh, dw, Cg, fast] = words(f, [
     "x", "sN", "sC", "sH", "sW", "H", "W", "KH", "KW", "OW", "sh", "sw", "ph", "pw", "dh", "dw", "Cg", "fast",
   ]) as number[] as [number, number, number, number, number, number, number, number, number, number, number, number,
@@ -190,7 +199,7 @@ function fillCol(): Fn {
   const L = () => f.local(I32);
   const kk = L(), r = L(), cc = L(), kh = L(), kw = L(), d = L(), dd = L(), xc = L(), t = L(), lo = L(), hi = L();
   const src = L(), pa = L(), pb = L(), pend = L(), i = L(), p = L(), oh = L(), ow0 = L(), ow1 = L(), ih = L(), a = L();
-  const b = L(), step = L(), ow = L(), dq = L(), rowP = L(), KK = L(), ohEnd = L();
+  const b = L(), step = L(), ow = L(), dq = L(), rowP = L(), KK = L(), mb = L();
   const max = (l: number, v: () => void) => { v(); f.set(t); f.get(l).get(t).get(l).get(t).op(O.i32_gt_s).op(O.select).set(l); };
   const min = (l: number, v: () => void) => { v(); f.set(t); f.get(l).get(t).get(l).get(t).op(O.i32_lt_s).op(O.select).set(l); };
   f.get(KH).get(KW).op(O.i32_mul).set(KK);
@@ -200,25 +209,45 @@ function fillCol(): Fn {
   f.get(pc).get(cc).get(KK).op(O.i32_mul).op(O.i32_sub).set(r);
   f.get(r).get(KW).op(O.i32_div_u).set(kh);
   f.get(r).get(kh).get(KW).op(O.i32_mul).op(O.i32_sub).set(kw);
-  f.get(pend).get(OW).op(O.i32_add).i32(1).op(O.i32_sub).get(OW).op(O.i32_div_u).set(ohEnd);
-  f.forRange(kk, () => f.i32(0), () => f.get(kc), 1, () => {
-    // d: this col row; dd: so that pixel p lands at dd + p*4
-    f.get(dst).get(kk).get(ncp).op(O.i32_mul).i32(4).op(O.i32_mul).op(O.i32_add).set(d);
-    f.get(d).get(j0).i32(4).op(O.i32_mul).op(O.i32_sub).set(dd);
-    f.get(x).get(n).get(sN).op(O.i32_mul).get(g).get(Cg).op(O.i32_mul).get(cc).op(O.i32_add).get(sC).op(O.i32_mul).op(O.i32_add);
-    f.i32(4).op(O.i32_mul).op(O.i32_add).set(xc);
-    // valid output columns [lo, hi): 0 <= ow*sw - pw + kw*dw < W
+  const validCols = () => {
+    // valid output columns [lo, hi): 0 <= ow*sw - pw + kw*dw < W (a = pw - kw*dw)
     f.get(pw).get(kw).get(dw).op(O.i32_mul).op(O.i32_sub).set(a);
     f.get(a).get(sw).op(O.i32_add).i32(1).op(O.i32_sub).get(sw).op(O.i32_div_s).i32(0).get(a).i32(0).op(O.i32_gt_s).op(O.select).set(lo);
     f.get(W).get(a).op(O.i32_add).set(b);
     f.get(b).get(sw).op(O.i32_add).i32(1).op(O.i32_sub).get(sw).op(O.i32_div_s).i32(0).get(b).i32(0).op(O.i32_gt_s).op(O.select).set(hi);
     min(hi, () => f.get(OW));
     min(lo, () => f.get(hi));
+  };
+  f.get(fast).if_();
+  // plane path: masks[kw][p - j0] = -1 where output column ow(p) is in [lo, hi) for tap kw, else 0
+  f.forRange(kw, () => f.i32(0), () => f.get(KW), 1, () => {
+    validCols();
+    f.get(j0).get(j0).get(OW).op(O.i32_div_u).get(OW).op(O.i32_mul).op(O.i32_sub).set(ow);
+    f.get(masks).get(kw).get(nc).op(O.i32_mul).i32(4).op(O.i32_mul).op(O.i32_add).set(mb);
+    f.forRange(p, () => f.i32(0), () => f.get(nc), 1, () => {
+      f.get(mb).get(p).i32(4).op(O.i32_mul).op(O.i32_add).i32(0);
+      f.get(ow).get(lo).op(O.i32_ge_s).get(ow).get(hi).op(O.i32_lt_s).op(O.i32_and).op(O.i32_sub).mem(O.i32_store, 2);
+      f.get(ow).i32(1).op(O.i32_add).set(ow);
+      f.get(ow).get(OW).op(O.i32_eq).if_().i32(0).set(ow).end();
+    });
+  });
+  f.end();
+  f.get(pc).get(KK).op(O.i32_div_u).set(cc);
+  f.get(pc).get(cc).get(KK).op(O.i32_mul).op(O.i32_sub).set(r);
+  f.get(r).get(KW).op(O.i32_div_u).set(kh);
+  f.get(r).get(kh).get(KW).op(O.i32_mul).op(O.i32_sub).set(kw);
+  f.forRange(kk, () => f.i32(0), () => f.get(kc), 1, () => {
+    // d: this col row; dd: so that pixel p lands at dd + p*4
+    f.get(dst).get(kk).get(ncp).op(O.i32_mul).i32(4).op(O.i32_mul).op(O.i32_add).set(d);
+    f.get(d).get(j0).i32(4).op(O.i32_mul).op(O.i32_sub).set(dd);
+    f.get(x).get(n).get(sN).op(O.i32_mul).get(g).get(Cg).op(O.i32_mul).get(cc).op(O.i32_add).get(sC).op(O.i32_mul).op(O.i32_add);
+    f.i32(4).op(O.i32_mul).op(O.i32_add).set(xc);
+    validCols();
     f.get(fast).if_();
     {
       // sh = sw = sW = 1, sH = W = OW: pixel p reads plane element p + shift, shift =
       // (kh*dh - ph)*W + kw*dw - pw. Copy the pixels whose input row is valid (and whose
-      // element lies in the plane), zero the rest, then zero the columns outside [lo, hi).
+      // element lies in the plane), masking columns outside [lo, hi) to zero; zero the rest.
       f.get(kh).get(dh).op(O.i32_mul).get(ph).op(O.i32_sub).get(W).op(O.i32_mul).get(a).op(O.i32_sub).set(step);
       f.get(xc).get(step).i32(4).op(O.i32_mul).op(O.i32_add).set(src);
       f.get(j0).set(pa);
@@ -230,22 +259,14 @@ function fillCol(): Fn {
       min(pa, () => f.get(pend));
       max(pb, () => f.get(pa));
       zeroRun(f, dd, () => f.get(j0), pa, i);
-      copyRun(f, dd, src, pa, pb, i);
-      zeroRun(f, dd, () => f.get(pb), pend, i);
+      // mb: mask of pixel p at mb + p*4; the centre taps (lo = 0, hi = OW) need none
+      f.get(masks).get(kw).get(nc).op(O.i32_mul).get(j0).op(O.i32_sub).i32(4).op(O.i32_mul).op(O.i32_add).set(mb);
       f.get(lo).get(hi).get(OW).op(O.i32_lt_s).op(O.i32_or).if_();
-      f.forRange(oh, () => f.get(j0).get(OW).op(O.i32_div_u), () => f.get(ohEnd), 1, () => {
-        // zero pixels p = oh*OW + ow for ow in [0, lo) and [hi, OW) that lie in [j0, pend)
-        const zeroCols = (from: () => void, to: () => void) =>
-          f.forRange(ow, from, to, 1, () => {
-            f.get(oh).get(OW).op(O.i32_mul).get(ow).op(O.i32_add).set(p);
-            f.get(p).get(j0).op(O.i32_sub).get(nc).op(O.i32_lt_u).if_();
-            f.get(dd).get(p).i32(4).op(O.i32_mul).op(O.i32_add).f32(0).mem(O.f32_store, 2);
-            f.end();
-          });
-        zeroCols(() => f.i32(0), () => f.get(lo));
-        zeroCols(() => f.get(hi), () => f.get(OW));
-      });
+      copyRun(f, dd, src, mb, pa, pb, i);
+      f.else_();
+      copyRun(f, dd, src, undefined, pa, pb, i);
       f.end();
+      zeroRun(f, dd, () => f.get(pb), pend, i);
     }
     f.else_();
     {
@@ -272,7 +293,7 @@ function fillCol(): Fn {
       max(pb, () => f.get(pa));
       zeroRun(f, dq, () => f.get(ow0), pa, i);
       f.get(step).i32(4).op(O.i32_eq).if_();
-      copyRun(f, dq, rowP, pa, pb, i);
+      copyRun(f, dq, rowP, undefined, pa, pb, i);
       f.else_();
       f.forRange(i, () => f.get(pa), () => f.get(pb), 1, () => {
         f.get(dq).get(i).i32(4).op(O.i32_mul).op(O.i32_add);
@@ -321,9 +342,11 @@ function buildConv(fma: boolean, rowsLeft: number, colsLeft: number, pages: { in
   const L = () => f.local(I32);
   const u = L(), g = L(), n = L(), jb = L(), lastG = L(), Ap = L(), col = L(), K = L(), j0 = L(), nc = L(), ncp = L();
   const cBase = L(), pc = L(), kc = L(), jr = L(), ir = L(), first = L(), ogFull = L(), ldc = L(), ldb = L(), full = L();
+  const masks = L();
   f.get(Cg).get(KH).op(O.i32_mul).get(KW).op(O.i32_mul).set(K);
   f.get(scratch).get(tid).get(per).op(O.i32_mul).op(O.i32_add).set(Ap);
   f.get(Ap).get(apBytes).op(O.i32_add).set(col);
+  f.get(col).get(kcb).get(NC).op(O.i32_mul).i32(4).op(O.i32_mul).op(O.i32_add).set(masks);
   f.get(Og).get(Og).i32(CONV_MR).op(O.i32_rem_u).op(O.i32_sub).set(ogFull);
   f.get(P).i32(4).op(O.i32_mul).set(ldc);
   f.i32(-1).set(lastG);
@@ -349,7 +372,7 @@ function buildConv(fma: boolean, rowsLeft: number, colsLeft: number, pages: { in
       f.get(K).get(pc).op(O.i32_sub).set(kc);
       f.get(kc).get(kcb).get(kc).get(kcb).op(O.i32_lt_s).op(O.select).set(kc);
       f.get(pc).i32(0).op(O.i32_gt_s).set(first);
-      f.get(desc).get(n).get(g).get(pc).get(kc).get(j0).get(nc).get(ncp).get(col).call(fFill);
+      f.get(desc).get(n).get(g).get(pc).get(kc).get(j0).get(nc).get(ncp).get(col).get(masks).call(fFill);
       f.forRange(jr, () => f.i32(0), () => f.get(nc), NR, () => {
         f.get(jr).i32(NR).op(O.i32_add).get(nc).op(O.i32_le_s).set(full);
         const tile = (rowFn: number, ir_: () => void) => {
@@ -393,7 +416,7 @@ export function conv2dForward(be: WasmBackendImpl, x: View, w: View, out: View, 
   if (N * G < threads) NC = Math.min(NC, Math.max(NR, Math.ceil(P / Math.ceil(threads / (N * G)) / NR) * NR));
   const nJb = Math.ceil(P / NC);
   const apBytes = Math.ceil(Og / CONV_MR) * CONV_MR * K * 4;
-  const per = Math.ceil((apBytes + kcb * NC * 4 + 64) / 64) * 64;
+  const per = Math.ceil((apBytes + (kcb + KW) * NC * 4 + 64) / 64) * 64;
   const [sN, sC, sH, sW] = x.strides as [number, number, number, number];
   const fast = p.stride[0] === 1 && p.stride[1] === 1 && sW === 1 && sH === W && OW === W ? 1 : 0;
   const fma = rt.relaxed;
