@@ -57,6 +57,8 @@ export const debug = {
 
 // Graph mode: trace, optimize, compile; learned state as graph vertices; diagrams.
 export { fn, fn as jit, trace } from "./graph/fn.js";
+// Eager calls of composite ops (softmax, layerNorm, ...) run through the graph compiler.
+import "./graph/composite.js";
 export type { CompiledFunction } from "./graph/fn.js";
 export type { CompileStats } from "./graph/compile.js";
 export { Variable, variable } from "./graph/variable.js";

@@ -66,6 +66,10 @@ export function setCheckNumerics(on: boolean): void {
   flags.checkNumerics = on;
 }
 
+export function isCheckingNumerics(): boolean {
+  return flags.checkNumerics;
+}
+
 class EagerTrace implements Trace {
   readonly name = "eager";
   process<P extends Prim>(prim: P, inputs: Tensor[], params: Params<P>, out: AbstractValue): Tensor {
@@ -104,6 +108,11 @@ const stack: Trace[] = [];
 
 export function currentTrace(): Trace {
   return stack.length > 0 ? stack[stack.length - 1] : eager;
+}
+
+/** Whether a graph trace is interpreting primitives (not eager execution). */
+export function isTracing(): boolean {
+  return stack.length > 0;
 }
 
 /** Makes `trace` interpret primitives while fn runs (graph mode's entry point). */

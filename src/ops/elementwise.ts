@@ -11,6 +11,7 @@ import { bind } from "../core/trace.js";
 import { Tensor, type TensorLike } from "../tensor/tensor.js";
 import { broadcastShapes, promoteTypes, shapesEqual } from "../tensor/shape.js";
 import type { UnaryPrim } from "./prims.js";
+import { composite } from "../core/composite.js";
 
 function scalarDtype(v: number | boolean): DType {
   return typeof v === "boolean" ? "bool" : Number.isInteger(v) ? "int32" : "float32";
@@ -154,13 +155,13 @@ export function elu(x: Tensor, alpha = 1): Tensor {
 }
 
 /** GELU; approximate "none" uses erf, "tanh" the tanh approximation (as PyTorch). */
-export function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
+export const gelu = composite("gelu", function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
   if (options.approximate === "tanh") {
     const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     return mul(mul(x, 0.5), add(tanh(inner), 1));
   }
   return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
-}
+});
 
 export function silu(x: Tensor): Tensor {
   return mul(x, sigmoid(x));

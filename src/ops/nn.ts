@@ -5,10 +5,11 @@
 import { Tensor } from "../tensor/tensor.js";
 import { withGrad } from "../core/trace.js";
 import { fmtShape, shapesEqual } from "../tensor/shape.js";
-import { abs, add, cast, div, exp, ge, log1p, mul, ne, neg, relu, rsqrt, sub, where } from "./elementwise.js";
+import { abs, add, cast, div, exp, ge, log1p, mul, ne, neg, reciprocal, relu, rsqrt, sub, where } from "./elementwise.js";
 import { logsumexp, max, mean, sum } from "./reduce.js";
 import { gather, indexSelect, reshape, squeeze, unsqueeze } from "./movement.js";
 import { rand, type Generator } from "./creation.js";
+import { composite } from "../core/composite.js";
 
 export type Reduction = "mean" | "sum" | "none";
 
@@ -16,17 +17,18 @@ function reduce(x: Tensor, reduction: Reduction = "mean"): Tensor {
   return reduction === "none" ? x : reduction === "sum" ? sum(x) : mean(x);
 }
 
-export function softmax(x: Tensor, axis = -1): Tensor {
+export const softmax = composite("softmax", function softmax(x: Tensor, axis: number = -1): Tensor {
   const xf = cast(x, "float32");
   const m = max(xf, axis, { keepdims: true }).detach();
   const e = exp(sub(xf, m));
-  return div(e, sum(e, axis, { keepdims: true }));
-}
+  // times 1 / sum, as PyTorch's kernels: one division per row, not per element
+  return mul(e, reciprocal(sum(e, axis, { keepdims: true })));
+});
 
-export function logSoftmax(x: Tensor, axis = -1): Tensor {
+export const logSoftmax = composite("logSoftmax", function logSoftmax(x: Tensor, axis: number = -1): Tensor {
   const xf = cast(x, "float32");
   return sub(xf, logsumexp(xf, axis, { keepdims: true }));
-}
+});
 
 export interface CrossEntropyOptions {
   /** Mixes the target with the uniform distribution: (1 - s) target + s / C. */
@@ -102,7 +104,7 @@ export interface LayerNormOptions {
 }
 
 /** Normalises over the trailing axes given by normalizedShape (biased variance, as PyTorch). */
-export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], options: LayerNormOptions = {}): Tensor {
+export const layerNorm = composite("layerNorm", function layerNorm(x: Tensor, normalizedShape: number | readonly number[], options: LayerNormOptions = {}): Tensor {
   const ns = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
   const tail = x.shape.slice(x.shape.length - ns.length);
   if (!shapesEqual(tail, ns)) throw new Error(`layerNorm: normalizedShape ${fmtShape(ns)} does not match the trailing axes of ${fmtShape(x.shape)}`);
@@ -114,7 +116,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   if (options.weight) y = mul(y, options.weight);
   if (options.bias) y = add(y, options.bias);
   return y;
-}
+});
 
 export interface BatchNormOptions {
   weight?: Tensor | null;

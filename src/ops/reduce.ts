@@ -9,6 +9,7 @@ import { normAxes, normAxis } from "../tensor/shape.js";
 import type { ReducePrim } from "./prims.js";
 import { add, cast, div, exp, log, mul, sqrt, sub, where, isFiniteT } from "./api.js";
 import { reshape } from "./movement.js";
+import { composite } from "../core/composite.js";
 
 export type Axis = number | readonly number[] | null | undefined;
 export interface ReduceOptions {
@@ -85,14 +86,14 @@ export function std(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
 }
 
 /** log(sum(exp(x))) computed stably: the max is subtracted first (and gets no gradient). */
-export function logsumexp(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {
+export const logsumexp = composite("logsumexp", function logsumexp(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {
   const xf = cast(x, "float32");
   const m0 = max(xf, axis, { keepdims: true }).detach();
   const m = where(isFiniteT(m0), m0, 0);
   const s = log(sum(exp(sub(xf, m)), axis, { keepdims: true }));
   const y = add(s, m);
   return options.keepdims ? y : reshape(y, x.shape.filter((_d, i) => !normAxes("logsumexp", axis ?? undefined, x.shape.length).includes(i)));
-}
+});
 
 /** Inclusive cumulative sum along axis. */
 export function cumsum(x: Tensor, axis: number): Tensor {

@@ -1,11 +1,30 @@
 // Compiled normalisations: softmax, logSoftmax, layerNorm and crossEntropy over the last
 // axis compile to one "rows" kernel (passes/rows.ts, backend kernel "rows"), agree with the
-// eager ops (which NumPy checks in test/tensor) within float32 reordering tolerance, read
-// strided inputs, and give identical bits on 1 and 2 threads.
+// primitive-by-primitive ops within float32 reordering tolerance, read strided inputs, and
+// give identical bits on 1 and 2 threads. Eager calls of composites run compiled too
+// (core/composite.ts) unless the tape must record them.
 
 import { afterAll, describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
+import type { Kernel } from "../../src/backend/backend.js";
 import { expectTensorsClose } from "../helpers/close.js";
+
+/** Kinds of the kernels dispatched while fn runs. */
+function kernelsOf(fn: () => unknown): string[] {
+  const be = tb.getBackend();
+  const dispatch = be.dispatch;
+  const kinds: string[] = [];
+  be.dispatch = (k: Kernel) => {
+    kinds.push(k.kind);
+    dispatch.call(be, k);
+  };
+  try {
+    fn();
+  } finally {
+    be.dispatch = dispatch;
+  }
+  return kinds;
+}
 
 tb.seed(3);
 const threads = tb.getThreads();
@@ -63,5 +82,26 @@ describe("row kernels in compiled functions", () => {
     const g = tb.grad(f, 1);
     const compiled = tb.fn((x: tb.Tensor, w: tb.Tensor) => tb.grad(f, 1)(x, w));
     expectTensorsClose(compiled(x, w), g(x, w), 1e-4, 1e-5);
+  });
+
+  it("eager composites run as one compiled kernel unless the tape records them", () => {
+    const y = tb.randn([32, 100]);
+    expect(kernelsOf(() => tb.softmax(y, -1))).toEqual(["rows"]);
+    expect(kernelsOf(() => tb.layerNorm(y, 100))).toEqual(["rows"]);
+    const p = y.clone().requiresGrad_();
+    const recorded = kernelsOf(() => tb.softmax(p, -1).sum().backward());
+    expect(recorded.length).toBeGreaterThan(4);
+    expect(p.grad).not.toBeNull();
+    expect(kernelsOf(() => tb.noGrad(() => tb.softmax(p, -1)))).toEqual(["rows"]);
+    expectTensorsClose(tb.noGrad(() => tb.softmax(p, -1)), tb.softmax(p, -1).detach(), 1e-6, 1e-7);
+  });
+
+  it("under checkNumerics composites run primitive by primitive and name the failing one", () => {
+    tb.debug.checkNumerics(true);
+    try {
+      expect(() => tb.logSoftmax(tb.tensor([[1, Infinity]]), -1)).toThrow(/checkNumerics: max produced Inf/);
+    } finally {
+      tb.debug.checkNumerics(false);
+    }
   });
 });

@@ -3,7 +3,8 @@
 //
 // Methods (accuracy is measured in test/wasm/math.test.ts against Math.* in float64):
 //   exp    Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2; Cephes degree-6 polynomial;
-//          2^n applied in two halves so results reaching the subnormal range round once.
+//          2^n applied in two halves so results reaching the subnormal range round once
+//          (vectors with every |x| <= 87 branch to a path with one scale and no clamp).
 //   log    frexp by bit operations, mantissa folded to [sqrt(1/2), sqrt(2)); Cephes
 //          polynomial; subnormal inputs pre-scaled by 2^23.
 //   log1p  log(u) * x / (u - 1) with u = 1 + x (exact correction of the rounding of u).
@@ -80,8 +81,33 @@ export class MathLib {
     f.get(t).i32x4(MAGIC_BITS).v(S.i32x4_sub).set(n);
   }
 
+  /** exp: when every lane has |x| <= 87 (or is NaN), 2^n is one normal power of two and
+   *  the clamp is moot, so the common case skips both (same results: the scaling is exact
+   *  either way); other vectors take the full path. */
   private exp(f: Fn, args: number[]): void {
-    const x = args[0]!, n = f.local(V128), r = f.local(V128), n1 = f.local(V128);
+    const x = args[0]!;
+    f.get(x).v(S.f32x4_abs).f32x4(87).v(S.f32x4_gt).v(S.any_true);
+    f.if_(V128);
+    this.expFull(f, x);
+    f.else_();
+    this.expInRange(f, x);
+    f.end();
+  }
+
+  private expInRange(f: Fn, x: number): void {
+    const t = f.local(V128), nf = f.local(V128), r = f.local(V128);
+    // n = round(x log2 e): with 127 added to the magic number, t's low bits hold n + 127,
+    // which shifted into the exponent field make 2^n (bits above the field shift out)
+    f.get(x).f32x4(LOG2E).v(S.f32x4_mul).f32x4(MAGIC + 127).v(S.f32x4_add).tee(t).f32x4(MAGIC + 127).v(S.f32x4_sub).set(nf);
+    f.get(x).get(nf).f32x4(0.693359375).v(S.f32x4_mul).v(S.f32x4_sub);
+    f.get(nf).f32x4(-2.12194440e-4).v(S.f32x4_mul).v(S.f32x4_sub).set(r);
+    horner(f, r, EXP_P, this.fma);
+    f.get(r).get(r).v(S.f32x4_mul).v(S.f32x4_mul).get(r).v(S.f32x4_add).f32x4(1).v(S.f32x4_add);
+    f.get(t).i32(23).v(S.i32x4_shl).v(S.f32x4_mul);
+  }
+
+  private expFull(f: Fn, x: number): void {
+    const n = f.local(V128), r = f.local(V128), n1 = f.local(V128);
     this.reduce(f, x, n, r);
     // y = 1 + r + r^2 P(r)
     horner(f, r, EXP_P, this.fma);
