@@ -158,13 +158,13 @@ function zeroRun(f: Fn, dst: number, from: () => void, to: number, i: number): v
  *  stride: v128 copies, the last one overlapping back from `to`; runs shorter than 4 are
  *  copied singly. `o` is a byte-offset local. */
 function copyRun(f: Fn, dst: number, src: number, mask: number | undefined, from: number, to: number, o: number): void {
-  const one = (n: number) => {
+  const one = (n: number, off = 0) => {
     f.get(dst).get(o).op(O.i32_add);
     f.get(src).get(o).op(O.i32_add);
     if (n === 4) {
-      f.vmem(S.load, 0);
-      if (mask !== undefined) f.get(mask).get(o).op(O.i32_add).vmem(S.load, 0).v(S.and);
-      f.vmem(S.store, 0);
+      f.vmem(S.load, 0, off);
+      if (mask !== undefined) f.get(mask).get(o).op(O.i32_add).vmem(S.load, 0, off).v(S.and);
+      f.vmem(S.store, 0, off);
     } else {
       f.mem(O.i32_load, 2);
       if (mask !== undefined) f.get(mask).get(o).op(O.i32_add).mem(O.i32_load, 2).op(O.i32_and);
@@ -174,6 +174,13 @@ function copyRun(f: Fn, dst: number, src: number, mask: number | undefined, from
   f.get(to).get(from).op(O.i32_sub).i32(4).op(O.i32_ge_s).if_();
   // o runs over [from*4, (to-4)*4], then one copy at (to-4)*4
   f.get(from).i32(4).op(O.i32_mul).set(o);
+  // 8 floats per iteration, then 4
+  f.block().loop();
+  f.get(o).get(to).i32(4).op(O.i32_mul).i32(32).op(O.i32_sub).op(O.i32_gt_s).brIf(1);
+  one(4);
+  one(4, 16);
+  f.get(o).i32(32).op(O.i32_add).set(o);
+  f.br(0).end().end();
   f.block().loop();
   f.get(o).get(to).i32(4).op(O.i32_mul).i32(16).op(O.i32_sub).op(O.i32_gt_s).brIf(1);
   one(4);
@@ -212,9 +219,17 @@ function fillCol(): Fn {
   const validCols = () => {
     // valid output columns [lo, hi): 0 <= ow*sw - pw + kw*dw < W (a = pw - kw*dw)
     f.get(pw).get(kw).get(dw).op(O.i32_mul).op(O.i32_sub).set(a);
-    f.get(a).get(sw).op(O.i32_add).i32(1).op(O.i32_sub).get(sw).op(O.i32_div_s).i32(0).get(a).i32(0).op(O.i32_gt_s).op(O.select).set(lo);
     f.get(W).get(a).op(O.i32_add).set(b);
+    f.get(fast).if_();
+    // sw = 1: no division
+    f.get(a).set(lo);
+    max(lo, () => f.i32(0));
+    f.get(b).set(hi);
+    max(hi, () => f.i32(0));
+    f.else_();
+    f.get(a).get(sw).op(O.i32_add).i32(1).op(O.i32_sub).get(sw).op(O.i32_div_s).i32(0).get(a).i32(0).op(O.i32_gt_s).op(O.select).set(lo);
     f.get(b).get(sw).op(O.i32_add).i32(1).op(O.i32_sub).get(sw).op(O.i32_div_s).i32(0).get(b).i32(0).op(O.i32_gt_s).op(O.select).set(hi);
+    f.end();
     min(hi, () => f.get(OW));
     min(lo, () => f.get(hi));
   };
