@@ -13,12 +13,12 @@
 //   5. bind       allocate the arena and constants once, rewrite every kernel onto
 //                 physical buffers.
 // Running a compiled graph reads each contiguous input tensor where it lies (the kernels
-// that read its staging buffer are rebound to the tensor's buffer for that call; other
-// inputs are copied into their staging buffers, which are not shared with temporaries),
-// dispatches the bound kernels in order (an output that exactly covers a temporary is
-// written by its kernel into a fresh buffer the returned tensor owns; other outputs are
-// copied into fresh tensors), then writes the update values into the variables. No
-// allocation happens per call except the outputs.
+// that read its staging placeholder are rebound to the tensor's buffer for that call; other
+// inputs are copied into a buffer drawn for the call), dispatches the bound kernels in order
+// (an output that exactly covers a temporary is written by its kernel into a fresh buffer
+// the returned tensor owns; other outputs are copied into fresh tensors), then writes the
+// update values into the variables. Between calls a program holds only its arena and
+// constants; per call it allocates its outputs and the copies of strided inputs.
 
 import type { Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend/backend.js";
 import { itemSize } from "../backend/backend.js";
@@ -207,14 +207,21 @@ export class Executable {
     const b = this.backend;
     // A contiguous input of the staged dtype is read in place, unless it is a variable's
     // storage (an in-place update could then change it while the program still reads it).
+    // Other inputs are copied into a buffer drawn for this call.
     const alias = new Map<Buffer, View>();
     const variableBuffers = new Set(this.variableViews.map((v) => v.buffer));
+    const copies: Storage[] = [];
     inputs.forEach((t, i) => {
       const dst = this.staging[i]!;
-      if (t.size === 0) return;
       const v = t._view();
-      if (v.dtype === dst.dtype && isContiguousView(v) && !variableBuffers.has(v.buffer)) alias.set(dst.buffer, v);
-      else b.dispatch({ kind: "copy", input: v, out: dst });
+      if (t.size > 0 && v.dtype === dst.dtype && isContiguousView(v) && !variableBuffers.has(v.buffer)) {
+        alias.set(dst.buffer, v);
+        return;
+      }
+      const st = allocate(b, Math.max(dst.buffer.bytes, 4), () => `fn input of ${dst.buffer.bytes} bytes`);
+      copies.push(st);
+      if (t.size > 0) b.dispatch({ kind: "copy", input: v, out: { ...dst, buffer: st.buffer } });
+      alias.set(dst.buffer, { ...dst, buffer: st.buffer });
     });
     const fresh = new Map<Buffer, Storage>();
     for (const p of this.perCall) {
@@ -245,6 +252,8 @@ export class Executable {
     } catch (e) {
       for (const st of fresh.values()) st.release();
       throw e;
+    } finally {
+      for (const st of copies) st.release();
     }
     const results = this.outputs.map((v0) => {
       const own = fresh.get(v0.buffer);
@@ -533,12 +542,8 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
   });
   const physical = new Map<Buffer, Buffer>();
   for (const b of rec.buffers) {
-    if (b.role === "staging") {
-      // its own buffer, never an arena slot: kernels reading it may be rebound to the input
-      const s = allocate(backend, Math.max(b.bytes, 4), "fn input");
-      owned.push(s);
-      physical.set(b, s.buffer);
-    } else if (perCall.has(b)) {
+    if (b.role === "staging" || perCall.has(b)) {
+      // placeholders: each run binds inputs and fresh outputs to them
       physical.set(b, { id: -1 - physical.size, bytes: b.bytes });
     } else if (b.role === "temp") {
       const slot = plan.slotOf.get(b.id);
