@@ -69,21 +69,45 @@ export class MathLib {
     this[h](f, args);
   }
 
-  /** Reduction shared by exp and expm1: sets n (i32x4) and r (f32x4) for clamped x. */
-  private reduce(f: Fn, x: number, n: number, r: number): void {
-    const nf = f.local(V128), t = f.local(V128);
-    // clamp with pmax/pmin (single instructions; NaN passes through as x)
-    f.get(x).f32x4(-104).v(S.f32x4_pmax).f32x4(89).v(S.f32x4_pmin).set(x);
-    // round(x log2 e) by adding 1.5 * 2^23: the integer lands in the low mantissa bits
-    f.get(x).f32x4(LOG2E).v(S.f32x4_mul).f32x4(MAGIC).v(S.f32x4_add).tee(t).f32x4(MAGIC).v(S.f32x4_sub).set(nf);
-    f.get(x).get(nf).f32x4(0.693359375).v(S.f32x4_mul).v(S.f32x4_sub);
-    f.get(nf).f32x4(-2.12194440e-4).v(S.f32x4_mul).v(S.f32x4_sub).set(r);
-    f.get(t).i32x4(MAGIC_BITS).v(S.i32x4_sub).set(n);
+  /** Reduction shared by exp and expm1: for x (clamped by the caller when it may be out of
+   *  range) sets t, whose low mantissa bits hold n + 127 for n = round(x log2 e), and
+   *  r = x - n ln2 (Cody-Waite: n * 0.693359375 is exact, so with or without a fused
+   *  multiply-add the first step is exact). */
+  private reduce(f: Fn, x: number, t: number, r: number): void {
+    const nf = f.local(V128);
+    // round by adding 1.5 * 2^23 (+ 127, the exponent bias, for 2^n below)
+    f.get(x);
+    this.madd(f, LOG2E, () => f.f32x4(MAGIC + 127));
+    f.tee(t).f32x4(MAGIC + 127).v(S.f32x4_sub).set(nf);
+    f.get(nf);
+    this.madd(f, -0.693359375, () => f.get(x));
+    f.set(r).get(nf);
+    this.madd(f, 2.12194440e-4, () => f.get(r));
+    f.set(r);
+  }
+
+  /** a * c + b for a on the stack and b pushed by `b` (fused when relaxed SIMD is on). */
+  private madd(f: Fn, c: number, b: () => void): void {
+    f.f32x4(c);
+    if (this.fma) {
+      b();
+      f.v(S.f32x4_relaxed_madd);
+    } else {
+      f.v(S.f32x4_mul);
+      b();
+      f.v(S.f32x4_add);
+    }
+  }
+
+  /** exp(r) for |r| <= ln2/2 (plus rounding), left on the stack: Cephes' polynomial,
+   *  1 + r + r^2 P(r), as one Horner chain. */
+  private expPoly(f: Fn, r: number): void {
+    horner(f, r, [...EXP_P, 1, 1], this.fma);
   }
 
   /** exp: when every lane has |x| <= 87 (or is NaN), 2^n is one normal power of two and
-   *  the clamp is moot, so the common case skips both (same results: the scaling is exact
-   *  either way); other vectors take the full path. */
+   *  the clamp is moot, so the common case skips both; other vectors take the full path.
+   *  In-range lanes get the same bits on either path (both scalings are exact). */
   private exp(f: Fn, args: number[]): void {
     const x = args[0]!;
     f.get(x).v(S.f32x4_abs).f32x4(87).v(S.f32x4_gt).v(S.any_true);
@@ -95,24 +119,22 @@ export class MathLib {
   }
 
   private expInRange(f: Fn, x: number): void {
-    const t = f.local(V128), nf = f.local(V128), r = f.local(V128);
-    // n = round(x log2 e): with 127 added to the magic number, t's low bits hold n + 127,
-    // which shifted into the exponent field make 2^n (bits above the field shift out)
-    f.get(x).f32x4(LOG2E).v(S.f32x4_mul).f32x4(MAGIC + 127).v(S.f32x4_add).tee(t).f32x4(MAGIC + 127).v(S.f32x4_sub).set(nf);
-    f.get(x).get(nf).f32x4(0.693359375).v(S.f32x4_mul).v(S.f32x4_sub);
-    f.get(nf).f32x4(-2.12194440e-4).v(S.f32x4_mul).v(S.f32x4_sub).set(r);
-    horner(f, r, EXP_P, this.fma);
-    f.get(r).get(r).v(S.f32x4_mul).v(S.f32x4_mul).get(r).v(S.f32x4_add).f32x4(1).v(S.f32x4_add);
+    const t = f.local(V128), r = f.local(V128);
+    this.reduce(f, x, t, r);
+    this.expPoly(f, r);
+    // t << 23 moves n + 127 into the exponent field (the magic's own bits shift out)
     f.get(t).i32(23).v(S.i32x4_shl).v(S.f32x4_mul);
   }
 
-  private expFull(f: Fn, x: number): void {
-    const n = f.local(V128), r = f.local(V128), n1 = f.local(V128);
-    this.reduce(f, x, n, r);
-    // y = 1 + r + r^2 P(r)
-    horner(f, r, EXP_P, this.fma);
-    f.get(r).get(r).v(S.f32x4_mul).v(S.f32x4_mul).get(r).v(S.f32x4_add).f32x4(1).v(S.f32x4_add);
-    // * 2^(n>>1) * 2^(n - n>>1): each half stays a normal number.
+  private expFull(f: Fn, x0: number): void {
+    const x = f.local(V128), t = f.local(V128), r = f.local(V128), n = f.local(V128), n1 = f.local(V128);
+    // clamp with pmax/pmin (single instructions; NaN passes through as x)
+    f.get(x0).f32x4(-104).v(S.f32x4_pmax).f32x4(89).v(S.f32x4_pmin).set(x);
+    this.reduce(f, x, t, r);
+    this.expPoly(f, r);
+    // * 2^(n>>1) * 2^(n - n>>1): each half stays a normal number, so results reaching the
+    // subnormal range round once
+    f.get(t).i32x4(MAGIC_BITS + 127).v(S.i32x4_sub).set(n);
     f.get(n).i32(1).v(S.i32x4_shr_s).set(n1);
     pow2i(f, n1);
     f.v(S.f32x4_mul);
@@ -122,8 +144,10 @@ export class MathLib {
   }
 
   private expm1(f: Fn, args: number[]): void {
-    const x = args[0]!, n = f.local(V128), r = f.local(V128), n1 = f.local(V128), s = f.local(V128);
-    this.reduce(f, x, n, r);
+    const x = f.local(V128), t = f.local(V128), n = f.local(V128), r = f.local(V128), n1 = f.local(V128), s = f.local(V128);
+    f.get(args[0]!).f32x4(-104).v(S.f32x4_pmax).f32x4(89).v(S.f32x4_pmin).set(x);
+    this.reduce(f, x, t, r);
+    f.get(t).i32x4(MAGIC_BITS + 127).v(S.i32x4_sub).set(n);
     f.get(n).i32(1).v(S.i32x4_shr_s).set(n1);
     pow2i(f, n1);
     f.get(n).get(n1).v(S.i32x4_sub).set(n);

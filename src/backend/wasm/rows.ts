@@ -11,9 +11,10 @@
 // (contiguous), "z" (stride 0: a per-row value, loaded once per row) or "s" (strided).
 // Per row:
 //   load the "z" operands; then per stage: hoist the expression's row-invariant subtrees
-//   (what depends only on earlier row values), a loop of 8 elements into two accumulators,
-//   one step of 4, a scalar tail; the row value is ((a0 op a1) lanes folded as
-//   (l0 op l1) op (l2 op l3)) op tail, a fixed order for a given L;
+//   (what depends only on earlier row values), a loop of 16 elements into four vector
+//   accumulators, steps of 4 into the first, a scalar tail; the row value folds them as
+//   ((a0 op a1) op (a2 op a3)), then lanes (l0 op l1) op (l2 op l3), then op tail: a fixed
+//   order for a given L;
 //   the final pass: 4 elements per step, then the tail, written to out.
 //
 // Descriptor words: [0] L; per operand k (out first, then inputs): base byte address,
@@ -48,6 +49,10 @@ export function rowsKey(s: RowsSpec): string {
 const VEC_OP = { sum: S.f32x4_add, prod: S.f32x4_mul, max: S.f32x4_max, min: S.f32x4_min } as const;
 const SCALAR_OP = { sum: O.f32_add, prod: O.f32_mul, max: O.f32_max, min: O.f32_min } as const;
 const IDENTITY = { sum: 0, prod: 1, max: -Infinity, min: Infinity } as const;
+/** Independent vector accumulators per stage: f32x4.max/min lower to a NaN- and
+ *  signed-zero-exact sequence of ~7 dependent instructions on x64, so one chain would
+ *  bound a max pass by latency; four chains keep the pass memory- or compute-bound. */
+const ACCUMULATORS = 4;
 
 /** Builds the module for one spec; exports `run(desc, rowStart, rowEnd, tid)`. */
 export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: number }): ModuleBuilder {
@@ -66,7 +71,8 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
   const val = spec.dtypes.map(() => f.local(V128));
   const rv = spec.stages.map(() => f.local(V128));
   const stashVal = f.local(V128);
-  const acc0 = f.local(V128), acc1 = f.local(V128), tail = f.local(F32), v = f.local(V128);
+  const acc = Array.from({ length: ACCUMULATORS }, () => f.local(V128));
+  const tail = f.local(F32), v = f.local(V128);
   const opBase = (k: number) => 1 + k * (2 + R);
   const shapeBase = 1 + nOps * (2 + R);
   const size = (k: number) => itemSize[spec.dtypes[k]!];
@@ -138,22 +144,18 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
     const stash = spec.stash && s === K - 1;
     g.hoist(invariant);
     resetPointers();
-    f.f32x4(IDENTITY[stage.op]).set(acc0);
-    f.f32x4(IDENTITY[stage.op]).set(acc1);
+    for (const a of acc) f.f32x4(IDENTITY[stage.op]).set(a);
     f.f32(IDENTITY[stage.op]).set(tail);
-    const step = (acc: number) => {
+    const step = (a: number) => {
       loadInputs(true);
       g.emit(stage.expr);
       f.set(v);
       if (stash) f.get(q[0]!).get(v).vmem(S.store, 0);
-      f.get(acc).get(v).v(VEC_OP[stage.op]).set(acc);
+      f.get(a).get(v).v(VEC_OP[stage.op]).set(a);
       advance(4);
     };
-    loopBy(8, () => {
-      step(acc0);
-      step(acc1);
-    });
-    loopBy(4, () => step(acc0), true);
+    loopBy(4 * ACCUMULATORS, () => acc.forEach(step));
+    loopBy(4, () => step(acc[0]!));
     loopBy(1, () => {
       loadInputs(false);
       g.emit(stage.expr);
@@ -162,8 +164,8 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
       f.get(tail).get(v).lane(S.f32x4_extract_lane, 0).op(SCALAR_OP[stage.op]).set(tail);
       advance(1);
     });
-    // fold: a = acc0 op acc1; r = ((a0 op a1) op (a2 op a3)) op tail
-    f.get(acc0).get(acc1).v(VEC_OP[stage.op]).set(v);
+    // fold: a = (acc0 op acc1) op (acc2 op acc3); r = ((a0 op a1) op (a2 op a3)) op tail
+    f.get(acc[0]!).get(acc[1]!).v(VEC_OP[stage.op]).get(acc[2]!).get(acc[3]!).v(VEC_OP[stage.op]).v(VEC_OP[stage.op]).set(v);
     f.get(v).lane(S.f32x4_extract_lane, 0).get(v).lane(S.f32x4_extract_lane, 1).op(SCALAR_OP[stage.op]);
     f.get(v).lane(S.f32x4_extract_lane, 2).get(v).lane(S.f32x4_extract_lane, 3).op(SCALAR_OP[stage.op]);
     f.op(SCALAR_OP[stage.op]).get(tail).op(SCALAR_OP[stage.op]);
