@@ -50,6 +50,8 @@ const cases: { name: string; x: number[]; w: number[]; p: Conv2dParams }[] = [
   { name: "stride 2, padding 2, groups 2, O/groups = 5", x: [2, 6, 9, 9], w: [10, 3, 3, 3], p: params(2, 2, 1, 2) },
   { name: "dilation 2 same-size output (plane path with dilated taps), P = 1 + 8k", x: [2, 3, 3, 3], w: [13, 3, 3, 3], p: params(1, 2, 2) },
   { name: "wide padding: whole rows and columns of padding", x: [1, 2, 4, 6], w: [3, 2, 2, 3], p: params(1, 3) },
+  { name: "same 5x5 on a 3x3 image: taps whose rows or columns are all padding", x: [2, 3, 3, 3], w: [5, 3, 5, 5], p: params(1, 2) },
+  { name: "several column blocks and K blocks per image, P = 1681", x: [1, 48, 41, 41], w: [8, 48, 3, 3], p: params(1, 1) },
 ];
 
 describe("wasm fused conv2d forward", () => {
@@ -64,7 +66,8 @@ describe("wasm fused conv2d forward", () => {
         be.dispatch({ kind: "conv2d", x: vx, w: vw, out: y, params: c.p });
         return download(be, y);
       });
-      expect(closeness(outs[0]!, ref.out, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+      // float32 sums of up to 432 products against float64
+      expect(closeness(outs[0]!, ref.out, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
       expect(Array.from(outs[1]!)).toEqual(Array.from(outs[0]!));
     });
   }
