@@ -20,10 +20,13 @@
 // are bit-identical for any thread count.
 //
 // Filling col: the stride-1 case with rows of W = OW contiguous elements (the usual "same"
-// convolution) makes a col row one shifted copy of the input plane (vector loads), then the
-// columns whose tap falls left or right of the plane are zeroed. Otherwise each output row
-// is a segment: padding zeros, then the valid taps (vector copies when both sides have unit
-// stride).
+// convolution) makes a col row one shifted copy of the input plane (vector loads); the
+// columns whose tap falls left or right of the plane are cleared by ANDing with a per-tap
+// lane mask (KW rows of nc i32, built once per block), rows above or below are zeroed.
+// Otherwise each output row is a segment: padding zeros, then the valid taps (vector
+// copies when both sides have unit stride).
+//
+// Scratch per thread: packed W (ceil(Og/MR)*MR x K floats), col (kcb x NC), masks (KW x NC).
 
 import { gemmBlockDepth } from "./matmul.js";
 import { Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
