@@ -113,4 +113,22 @@ describe("rows kernel", () => {
     expect(Buffer.from(one.buffer).equals(Buffer.from(two.buffer))).toBe(true);
     for (let r = 0; r < 512; r += 97) expect(one.subarray(r * 1000, r * 1000 + 1000).reduce((s, v) => s + v, 0)).toBeCloseTo(1, 4);
   });
+
+  test("max and min stages order -0 below +0 and propagate NaN, like f32x4.max", () => {
+    // final = the row value itself, broadcast over the row
+    const rowValue = (op: "max" | "min", row: number[]) => {
+      const x = new Float32Array(row);
+      const got = run(wasm1, { stages: [{ op, expr: inp(0) }], stash: false, final: inp(1) }, x, [1, row.length]);
+      return got[0]!;
+    };
+    const zeros = [-0, 0, -0, -0, 0, -0, -0, -0, -0, 0, -0, -0, -0, -0, -0, -0, -0];
+    expect(Object.is(rowValue("max", zeros), 0)).toBe(true);
+    expect(Object.is(rowValue("max", zeros.map(() => -0)), -0)).toBe(true);
+    expect(Object.is(rowValue("min", zeros), -0)).toBe(true);
+    expect(Object.is(rowValue("min", zeros.map(() => 0)), 0)).toBe(true);
+    const withNaN = Array.from({ length: 37 }, (_, i) => (i === 21 ? NaN : i));
+    expect(rowValue("max", withNaN)).toBeNaN();
+    expect(rowValue("min", withNaN)).toBeNaN();
+    expect(rowValue("max", Array.from({ length: 37 }, (_, i) => i - 40))).toBe(-4);
+  });
 });
