@@ -7,8 +7,10 @@
 //
 // Each timing is the median of repeated runs after warm-up (V8 tiers wasm up from Liftoff to
 // TurboFan on hot functions). tensorbook runs at the backend level (dispatch of kernels on
-// views), so the numbers measure kernels, not the front end. Softmax is composed from
-// tensorbook kernels: reduce max, exp(x - max) (elementwise), reduce sum, divide.
+// views), so the numbers measure kernels, not the front end; softmax is the exception: it is
+// a composite op, measured as users call it, `tb.softmax(x, -1)` through the public API
+// (one fused row kernel, an output tensor allocated and disposed per call), as tf.softmax
+// and jax.nn.softmax are.
 // tfjs-wasm is single-threaded in Node; its conv2d uses NHWC (same FLOPs).
 
 import { createRequire } from "node:module";
@@ -17,7 +19,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import * as jax from "@jax-js/jax";
 import type { Conv2dParams, View } from "../src/backend/backend.js";
-import { createWasmBackend, contiguousStrides, type WasmBackend } from "../src/backend/wasm/index.js";
+import { contiguousStrides, type WasmBackend } from "../src/backend/wasm/index.js";
+import * as tb from "../src/index.js";
 import { randomData, time } from "./harness.js";
 
 interface Row {
@@ -55,16 +58,8 @@ function ours(be: WasmBackend) {
       return () => be.dispatch({ kind: "conv2d", x, w, out, params });
     },
     softmax() {
-      const R = 512, C = 1000;
-      const x = upload([R, C]), m = empty([R, 1]), e = empty([R, C]), s = empty([R, 1]), out = empty([R, C]);
-      const bm: View = { ...m, shape: [R, C], strides: [1, 0] };
-      const bs: View = { ...s, shape: [R, C], strides: [1, 0] };
-      return () => {
-        be.dispatch({ kind: "reduce", op: "max", axes: [1], inputs: [x], out: m });
-        be.dispatch({ kind: "elementwise", expr: { op: "exp", x: { op: "sub", a: x0, b: x1, dtype: "float32" }, dtype: "float32" }, inputs: [x, bm], out: e });
-        be.dispatch({ kind: "reduce", op: "sum", axes: [1], inputs: [e], out: s });
-        be.dispatch({ kind: "elementwise", expr: { op: "div", a: x0, b: x1, dtype: "float32" }, inputs: [e, bs], out });
-      };
+      const x = tb.tensor(randomData(512 * 1000), { shape: [512, 1000] });
+      return () => tb.softmax(x, -1).dispose();
     },
     add(n: number) {
       const a = upload([n]), b = upload([n]), out = empty([n]);
@@ -164,7 +159,10 @@ const jx = {
 // ---------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const be = createWasmBackend({ threads: 1 });
+  // the library's own backend: softmax runs through the public API on it, and one worker
+  // pool serves every case (a second pool's idle spinning would slow the first)
+  const be = tb.getBackend() as WasmBackend;
+  if (be.name !== "wasm") throw new Error(`bench/ops: the default backend is ${be.name}, expected wasm`);
   const o = ours(be);
   let haveTf = true, haveJax = true;
   try {
@@ -201,7 +199,7 @@ async function main(): Promise<void> {
     cases.push({ name: `sum 1M${t}`, key: "sum", unit: "ms", threads, mk: (l) => l.sum(M) });
   }
   for (const c of cases) {
-    be.setThreads(c.threads);
+    tb.setThreads(c.threads);
     const row: Row = { name: c.name, unit: c.unit, flops: c.flops };
     row.ours = await time(c.mk(o), c.budget);
     // the other libraries run single-threaded here: measure them once per op and reuse

@@ -57,7 +57,7 @@ export const S = {
   i8x16_narrow_i16x8_u: 102,
   f32x4_ceil: 103, f32x4_floor: 104, f32x4_trunc: 105, f32x4_nearest: 106,
   i16x8_narrow_i32x4_u: 134, i16x8_extend_low_i8x16_u: 137,
-  i32x4_abs: 160, i32x4_neg: 161, i32x4_all_true: 163, i32x4_extend_low_i16x8_u: 169,
+  i32x4_abs: 160, i32x4_neg: 161, i32x4_all_true: 163, i32x4_bitmask: 164, i32x4_extend_low_i16x8_u: 169,
   i32x4_shl: 171, i32x4_shr_s: 172, i32x4_shr_u: 173, i32x4_add: 174, i32x4_sub: 177,
   i32x4_mul: 181, i32x4_min_s: 182, i32x4_max_s: 184,
   f32x4_abs: 224, f32x4_neg: 225, f32x4_sqrt: 227, f32x4_add: 228, f32x4_sub: 229,

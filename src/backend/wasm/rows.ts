@@ -11,10 +11,10 @@
 // (contiguous), "z" (stride 0: a per-row value, loaded once per row) or "s" (strided).
 // Per row:
 //   load the "z" operands; then per stage: hoist the expression's row-invariant subtrees
-//   (what depends only on earlier row values), a loop of 16 elements into four vector
-//   accumulators, steps of 4 into the first, a scalar tail; the row value folds them as
-//   ((a0 op a1) op (a2 op a3)), then lanes (l0 op l1) op (l2 op l3), then op tail: a fixed
-//   order for a given L;
+//   (what depends only on earlier row values), a loop over four vector accumulators (two
+//   when the expression calls exp, log...), steps of 4 into the first, a scalar tail; the
+//   row value folds them as ((a0 op a1) op (a2 op a3)), then lanes (l0 op l1) op (l2 op l3),
+//   then op tail: a fixed order for a given expression and L;
 //   the final pass: 4 elements per step, then the tail, written to out.
 //
 // Descriptor words: [0] L; per operand k (out first, then inputs): base byte address,
@@ -24,7 +24,7 @@
 import type { DType, Kernel, RowStage, ScalarExpr } from "../backend.js";
 import { itemSize } from "../backend.js";
 import { F32, Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
-import { constWords, ExprGen, exprKey } from "./expr.js";
+import { children, constWords, ExprGen, exprKey } from "./expr.js";
 import { collapseLayout, laneClass, loadOne, loadVec, type CollapsedLayout, type LaneClass } from "./elementwise.js";
 import type { WasmBackendImpl } from "./index.js";
 
@@ -49,10 +49,18 @@ export function rowsKey(s: RowsSpec): string {
 const VEC_OP = { sum: S.f32x4_add, prod: S.f32x4_mul, max: S.f32x4_max, min: S.f32x4_min } as const;
 const SCALAR_OP = { sum: O.f32_add, prod: O.f32_mul, max: O.f32_max, min: O.f32_min } as const;
 const IDENTITY = { sum: 0, prod: 1, max: -Infinity, min: Infinity } as const;
-/** Independent vector accumulators per stage: f32x4.max/min lower to a NaN- and
- *  signed-zero-exact sequence of ~7 dependent instructions on x64, so one chain would
- *  bound a max pass by latency; four chains keep the pass memory- or compute-bound. */
+/** Independent vector accumulators of a stage over a cheap expression: one chain would
+ *  bound a pass by the accumulate's latency; four keep it memory- or compute-bound. */
 const ACCUMULATORS = 4;
+
+const MATH_OPS = new Set(["exp", "log", "log1p", "expm1", "sin", "cos", "tanh", "sigmoid", "erf", "pow", "atan2"]);
+
+/** Whether an expression calls a vectorised math function (tens of instructions a vector). */
+function heavy(e: ScalarExpr, seen = new Set<ScalarExpr>()): boolean {
+  if (seen.has(e)) return false;
+  seen.add(e);
+  return MATH_OPS.has(e.op) || children(e).some((c) => heavy(c, seen));
+}
 
 /** Builds the module for one spec; exports `run(desc, rowStart, rowEnd, tid)`. */
 export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: number }): ModuleBuilder {
@@ -143,13 +151,16 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
     const g = gens[s]!;
     const stash = spec.stash && s === K - 1;
     const ordered = stage.op === "max" || stage.op === "min";
+    // chains that hide the accumulate's latency; an expensive expression hides it anyway,
+    // and fewer live accumulators leave registers to its constants
+    const chains = acc.slice(0, heavy(stage.expr) ? 2 : ACCUMULATORS);
     g.hoist(invariant);
     /** One pass over the row into r. `fast`: max/min by pmax/pmin (one instruction, where
      *  f32x4.max is ~8 on x64) with NaNs tracked on the side; a -0 where a +0 was also seen
      *  can then survive, so a zero result is redone exactly. */
     const pass = (fast: boolean) => {
       resetPointers();
-      for (const a of acc) f.f32x4(IDENTITY[stage.op]).set(a);
+      for (const a of chains) f.f32x4(IDENTITY[stage.op]).set(a);
       f.f32(IDENTITY[stage.op]).set(tail);
       if (fast) f.i32x4(0).set(nan);
       const step = (a: number) => {
@@ -163,7 +174,7 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
         } else f.get(a).get(v).v(VEC_OP[stage.op]).set(a);
         advance(4);
       };
-      loopBy(4 * ACCUMULATORS, () => acc.forEach(step));
+      loopBy(16, () => [0, 1, 2, 3].forEach((i) => step(chains[i % chains.length]!)));
       loopBy(4, () => step(acc[0]!));
       loopBy(1, () => {
         loadInputs(false);
@@ -173,8 +184,10 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
         f.get(tail).get(v).lane(S.f32x4_extract_lane, 0).op(SCALAR_OP[stage.op]).set(tail);
         advance(1);
       });
-      // fold: a = (acc0 op acc1) op (acc2 op acc3); r = ((a0 op a1) op (a2 op a3)) op tail
-      f.get(acc[0]!).get(acc[1]!).v(VEC_OP[stage.op]).get(acc[2]!).get(acc[3]!).v(VEC_OP[stage.op]).v(VEC_OP[stage.op]).set(v);
+      // fold: a = (acc0 op acc1) [op (acc2 op acc3)]; r = ((a0 op a1) op (a2 op a3)) op tail
+      f.get(chains[0]!).get(chains[1]!).v(VEC_OP[stage.op]);
+      if (chains.length === 4) f.get(chains[2]!).get(chains[3]!).v(VEC_OP[stage.op]).v(VEC_OP[stage.op]);
+      f.set(v);
       f.get(v).lane(S.f32x4_extract_lane, 0).get(v).lane(S.f32x4_extract_lane, 1).op(SCALAR_OP[stage.op]);
       f.get(v).lane(S.f32x4_extract_lane, 2).get(v).lane(S.f32x4_extract_lane, 3).op(SCALAR_OP[stage.op]);
       f.op(SCALAR_OP[stage.op]).get(tail).op(SCALAR_OP[stage.op]).set(r);
