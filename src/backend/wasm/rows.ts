@@ -11,10 +11,13 @@
 // (contiguous), "z" (stride 0: a per-row value, loaded once per row) or "s" (strided).
 // Per row:
 //   load the "z" operands; then per stage: hoist the expression's row-invariant subtrees
-//   (what depends only on earlier row values), a loop over four vector accumulators (two
-//   when the expression calls exp, log...), steps of 4 into the first, a scalar tail; the
-//   row value folds them as ((a0 op a1) op (a2 op a3)), then lanes (l0 op l1) op (l2 op l3),
-//   then op tail: a fixed order for a given expression and L;
+//   (what depends only on earlier row values), a loop of 16 elements over four vector
+//   accumulators (two, alternating, when the expression calls exp, log...), steps of 4
+//   into the first, a scalar tail; the row value folds them as ((a0 op a1) op (a2 op a3)),
+//   then lanes (l0 op l1) op (l2 op l3), then op tail: a fixed order for a given expression
+//   and L. max and min accumulate with pmax/pmin (one instruction; f32x4.max is about eight
+//   on x64) and track NaNs on the side; since pmax can keep a -0 over a +0, a row whose
+//   result is zero is redone with the exact ops;
 //   the final pass: 4 elements per step, then the tail, written to out.
 //
 // Descriptor words: [0] L; per operand k (out first, then inputs): base byte address,
