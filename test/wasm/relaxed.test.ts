@@ -1,7 +1,8 @@
 // The relaxed-SIMD paths (f32x4.relaxed_madd in the GEMM micro-kernel and in polynomial
 // evaluation) need `node --experimental-wasm-relaxed-simd` on Node 20, which the test
 // runner does not pass; this test runs them in a child node with the flag: transcendental
-// accuracy in ulp, matmul against a float64 loop, and 1 vs 2 thread bit identity.
+// accuracy in ulp, matmul against a float64 loop, 1 vs 2 thread bit identity, and the
+// contraction of a * b + c in elementwise kernels.
 
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -47,6 +48,23 @@ for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
 result.matmulErr = err;
 result.identical = one.c.every((v, i) => Object.is(v, two.c[i]));
 result.workers = two.workers;
+// contraction: x * x + c with c = -round(x * x) leaves the product's rounding error when
+// fused (exact: it fits a float32) and 0 when not; a product used twice is not contracted
+{
+  const n2 = 64;
+  const xs = Float32Array.from({ length: n2 }, (_, i) => 1 + (i + 1) * 2 ** -12);
+  const cs = xs.map((v) => -Math.fround(v * v));
+  const a = be.allocate(n2 * 4), c = be.allocate(n2 * 4), o = be.allocate(n2 * 4), o2 = be.allocate(n2 * 4);
+  be.write(a, "float32", 0, xs); be.write(c, "float32", 0, cs);
+  const x0 = { op: "input", index: 0, dtype: "float32" }, x1 = { op: "input", index: 1, dtype: "float32" };
+  const sq = { op: "mul", a: x0, b: x0, dtype: "float32" };
+  be.dispatch({ kind: "elementwise", expr: { op: "add", a: sq, b: x1, dtype: "float32" }, inputs: [view(a, [n2]), view(c, [n2])], out: view(o, [n2]) });
+  // (x*x + c) * (x*x): the shared product is rounded once, as written
+  be.dispatch({ kind: "elementwise", expr: { op: "mul", a: { op: "add", a: sq, b: x1, dtype: "float32" }, b: sq, dtype: "float32" }, inputs: [view(a, [n2]), view(c, [n2])], out: view(o2, [n2]) });
+  const fused = be.read(o, "float32", 0, n2), shared = be.read(o2, "float32", 0, n2);
+  result.contracted = Array.from(fused).every((v, i) => v === xs[i] * xs[i] + cs[i]) && fused.some((v) => v !== 0);
+  result.sharedNotContracted = Array.from(shared).every((v) => v === 0);
+}
 console.log(JSON.stringify(result));
 `;
 
@@ -55,7 +73,10 @@ describe("wasm relaxed SIMD (child node with --experimental-wasm-relaxed-simd)",
     const dir = transpileBackend();
     writeFileSync(join(dir, "main.js"), child);
     const out = execFileSync(process.execPath, ["--experimental-wasm-relaxed-simd", join(dir, "main.js")], { timeout: 60_000 });
-    const r = JSON.parse(out.toString()) as { relaxed: boolean; ulps: Record<string, number>; matmulErr: number; identical: boolean; workers: number };
+    const r = JSON.parse(out.toString()) as {
+      relaxed: boolean; ulps: Record<string, number>; matmulErr: number; identical: boolean; workers: number;
+      contracted: boolean; sharedNotContracted: boolean;
+    };
     console.log("relaxed SIMD max ulp:", JSON.stringify(r.ulps), "matmul error / bound:", r.matmulErr.toFixed(4));
     expect(r.relaxed).toBe(true);
     for (const [op, u] of Object.entries(r.ulps)) expect(u, op).toBeLessThanOrEqual(4);
@@ -63,5 +84,7 @@ describe("wasm relaxed SIMD (child node with --experimental-wasm-relaxed-simd)",
     expect(r.matmulErr).toBeLessThanOrEqual(1);
     expect(r.identical).toBe(true);
     expect(r.workers).toBeGreaterThan(0);
+    expect(r.contracted).toBe(true);
+    expect(r.sharedNotContracted).toBe(true);
   });
 });

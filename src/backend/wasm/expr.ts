@@ -110,7 +110,7 @@ export class ExprGen {
     private readonly inputLocal: (i: number) => number,
     private readonly inputDtype: (i: number) => DType,
     private readonly root: ScalarExpr,
-    fma: boolean,
+    private readonly fma: boolean,
   ) {
     this.math = new MathLib(fma);
     this.ints = new IntLib(mod);
@@ -309,6 +309,21 @@ export class ExprGen {
         return;
       }
     }
+    // Contraction: a float32 product added to something becomes one fused multiply-add
+    // when relaxed SIMD is on and the product is used nowhere else (as compilers contract
+    // a * b + c; one rounding instead of two).
+    if (this.fma && op === "add" && dtype === "float32" && a.dtype === "float32" && b.dtype === "float32") {
+      const [prod, other] = this.contractible(a) ? [a, b] : this.contractible(b) ? [b, a] : [undefined, undefined];
+      if (prod && other && prod.op === "mul") {
+        this.gen(prod.a);
+        coerce(f, prod.a.dtype, "float32");
+        this.gen(prod.b);
+        coerce(f, prod.b.dtype, "float32");
+        this.gen(other);
+        f.v(S.f32x4_relaxed_madd);
+        return;
+      }
+    }
     this.gen(a);
     coerce(f, a.dtype, t);
     this.gen(b);
@@ -348,6 +363,12 @@ export class ExprGen {
       f.i32x4(1).v(S.and);
       coerce(f, "bool", dtype);
     } else coerce(f, t, dtype);
+  }
+
+  /** A float32 product computed once, here, and not hoisted or shared. */
+  private contractible(e: ScalarExpr): boolean {
+    return e.op === "mul" && e.dtype === "float32" && (this.uses.get(e) ?? 0) <= 1 && !this.hoisted.has(e) &&
+      e.a.dtype === "float32" && e.b.dtype === "float32";
   }
 
   /** x ** c for constants with exact forms; returns false to use the general path. */
