@@ -52,6 +52,9 @@ export interface WasmBackend extends Backend {
 
 /** Elements per thread below which elementwise work stays on the calling thread. */
 const EW_MIN_PER_THREAD = 1 << 15;
+/** Elementwise work is cut into this many chunks per thread, claimed dynamically, so a
+ *  thread that starts late (a worker waking up, a busy machine) does not hold up the call. */
+const CHUNKS_PER_THREAD = 4;
 /** Elements from which an elementwise input read through a transposed view is first copied
  *  by the blocked transpose kernel (transpose.ts) instead of being gathered lane by lane. */
 const TRANSPOSE_MIN_ELEMENTS = 1 << 12;
@@ -186,7 +189,7 @@ class WasmBackendImpl implements WasmBackend {
       info.kernels.set(lk, kernel);
     }
     const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v)), expr, info.consts));
-    this.rt.run(kernel, desc, n, { minPerThread: EW_MIN_PER_THREAD, align: 16 });
+    this.rt.run(kernel, desc, n, { minPerThread: EW_MIN_PER_THREAD, align: 16, chunksPerThread: CHUNKS_PER_THREAD });
   }
 
   /** For a 2-D collapsed layout [rows, cols] with out row-major and some 4-byte input

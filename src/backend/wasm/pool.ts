@@ -22,9 +22,13 @@ import type { WasmMemory, WasmModule } from "./api.js";
 const CTL_BASE = 64; // byte address of the control block (memory.ts reserves [64, 64 KiB))
 const DONE = CTL_BASE / 4;
 const ERR = DONE + 1;
+/** Next chunk to claim in a dynamic dispatch (DONE + 2 is the workers' dummy sleep word). */
+const NEXT = DONE + 3;
 const GEN0 = DONE + 16;
 const SLOT0 = GEN0 + 4;
-/** Control words per worker: generation word, then the 5-word task slot. */
+/** Control words per worker: generation word, then the 6-word task slot
+ *  [module, desc, start, end, tid, 0] or, for chunks claimed dynamically,
+ *  [module, desc, units, chunk, tid, 1]. */
 const STRIDE = 16;
 const MAX_WORKERS = 255;
 /** How long an idle worker spins before sleeping (see the header). */
@@ -61,7 +65,13 @@ for (;;) {
       }
       run = runs[id] = new WebAssembly.Instance(modules.get(id), { env: { memory } }).exports.run;
     }
-    run(ctl[SLOT + 1], ctl[SLOT + 2], ctl[SLOT + 3], ctl[SLOT + 4]);
+    if (ctl[SLOT + 5] === 0) run(ctl[SLOT + 1], ctl[SLOT + 2], ctl[SLOT + 3], ctl[SLOT + 4]);
+    else {
+      const desc = ctl[SLOT + 1], units = ctl[SLOT + 2], chunk = ctl[SLOT + 3], tid = ctl[SLOT + 4];
+      for (let s = Atomics.add(ctl, ${NEXT}, 1) * chunk; s < units; s = Atomics.add(ctl, ${NEXT}, 1) * chunk) {
+        run(desc, s, Math.min(units, s + chunk), tid);
+      }
+    }
   } catch (e) {
     process._rawDebug("wasm backend worker " + w + ": " + (e && e.stack || e));
     Atomics.store(ctl, ${ERR}, 1);
@@ -121,6 +131,7 @@ export class Pool {
       ctl[s + 2] = t.start;
       ctl[s + 3] = t.end;
       ctl[s + 4] = w + 1;
+      ctl[s + 5] = 0;
       Atomics.add(ctl, GEN0 + STRIDE * w, 1);
       Atomics.notify(ctl, GEN0 + STRIDE * w);
     }
@@ -130,14 +141,56 @@ export class Pool {
     } catch (e) {
       error = e;
     }
+    this.waitDone(n);
+    if (error !== undefined) throw error;
+    if (Atomics.load(ctl, ERR) !== 0) throw new Error("wasm backend: a kernel trapped in a worker thread");
+  }
+
+  /** Runs units [0, units) in chunks of `chunk` that the calling thread and `workers`
+   *  workers claim one at a time from a shared counter: a thread that starts late (woken
+   *  from sleep, or descheduled on a busy machine) just takes fewer chunks. The chunks
+   *  are fixed by (units, chunk), so results do not depend on which thread ran which. */
+  runChunks(moduleId: number, local: (desc: number, start: number, end: number, tid: number) => void, desc: number, units: number, chunk: number, workers: number): void {
+    if (workers > MAX_WORKERS) throw new Error(`wasm backend: at most ${MAX_WORKERS + 1} threads`);
+    this.ensureWorkers(workers);
+    const ctl = this.ctl;
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, ERR, 0);
+    Atomics.store(ctl, NEXT, 0);
+    for (let w = 0; w < workers; w++) {
+      this.sendModules(this.workers[w]!);
+      const s = SLOT0 + STRIDE * w;
+      ctl[s] = moduleId;
+      ctl[s + 1] = desc;
+      ctl[s + 2] = units;
+      ctl[s + 3] = chunk;
+      ctl[s + 4] = w + 1;
+      ctl[s + 5] = 1;
+      Atomics.add(ctl, GEN0 + STRIDE * w, 1);
+      Atomics.notify(ctl, GEN0 + STRIDE * w);
+    }
+    let error: unknown;
+    try {
+      for (let s = Atomics.add(ctl, NEXT, 1) * chunk; s < units; s = Atomics.add(ctl, NEXT, 1) * chunk) {
+        local(desc, s, Math.min(units, s + chunk), 0);
+      }
+    } catch (e) {
+      error = e;
+      Atomics.store(ctl, NEXT, Math.ceil(units / chunk)); // let the workers stop early
+    }
+    this.waitDone(workers);
+    if (error !== undefined) throw error;
+    if (Atomics.load(ctl, ERR) !== 0) throw new Error("wasm backend: a kernel trapped in a worker thread");
+  }
+
+  private waitDone(n: number): void {
+    const ctl = this.ctl;
     for (let spin = 0; Atomics.load(ctl, DONE) < n; spin++) {
       if (spin > 4000) {
         const d = Atomics.load(ctl, DONE);
         if (d < n) Atomics.wait(ctl, DONE, d, 50);
       }
     }
-    if (error !== undefined) throw error;
-    if (Atomics.load(ctl, ERR) !== 0) throw new Error("wasm backend: a kernel trapped in a worker thread");
   }
 
   private sendModules(pw: PoolWorker): void {

@@ -281,7 +281,7 @@ export function dispatchRows(be: WasmBackendImpl, k: Extract<Kernel, { kind: "ro
   const kern = be.rt.kernel(rowsKey(spec), () => buildRows(spec, be.rt.pages));
   const exprs = [...k.stages.map((s) => s.expr), k.final];
   const desc = be.rt.descriptor(rowsDescriptor(L, outer, inner, views.map((v) => be.base(v)), exprs));
-  be.rt.run(kern, desc, nRows, { minPerThread: Math.ceil(ROWS_MIN_ELEMENTS_PER_THREAD / L) });
+  be.rt.run(kern, desc, nRows, { minPerThread: Math.ceil(ROWS_MIN_ELEMENTS_PER_THREAD / L), chunksPerThread: 4 });
 }
 
 /** Below this many elements per thread, one thread runs all rows (a dispatch costs ~µs). */

@@ -109,14 +109,21 @@ export class Runtime {
   }
 
   /** Runs `k` over work units [0, units), split into at most `threads` contiguous ranges
-   *  (aligned to `align` units) when there are at least `minPerThread` units per thread. */
-  run(k: CompiledKernel, desc: number, units: number, opts: { minPerThread?: number; align?: number; threads?: number } = {}): void {
+   *  (aligned to `align` units) when there are at least `minPerThread` units per thread;
+   *  with `chunksPerThread`, into that many chunks per thread, claimed dynamically (for
+   *  kernels whose calls need no per-call setup and whose units are independent). */
+  run(k: CompiledKernel, desc: number, units: number, opts: { minPerThread?: number; align?: number; threads?: number; chunksPerThread?: number } = {}): void {
     if (units <= 0) return;
     const align = opts.align ?? 1;
     const minPer = opts.minPerThread ?? 1;
     const t = Math.max(1, Math.min(opts.threads ?? this.nThreads, Math.floor(units / minPer)));
     if (t === 1) {
       k.run(desc, 0, units, 0);
+      return;
+    }
+    if (opts.chunksPerThread) {
+      const chunk = Math.ceil(units / (t * opts.chunksPerThread) / align) * align;
+      this.poolOrCreate().runChunks(k.id, k.run, desc, units, chunk, t - 1);
       return;
     }
     const tasks: Task[] = [];
