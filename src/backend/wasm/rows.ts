@@ -30,6 +30,7 @@ import { F32, Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
 import { children, constWords, ExprGen, exprKey } from "./expr.js";
 import { collapseLayout, laneClass, loadOne, loadVec, type CollapsedLayout, type LaneClass } from "./elementwise.js";
 import type { WasmBackendImpl } from "./index.js";
+import type { CompiledKernel } from "./runtime.js";
 
 export interface RowsSpec {
   stages: readonly RowStage[];
@@ -230,8 +231,12 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
   return mod;
 }
 
+/** Per backend and stages array: its final expression and stash (checked on use), the
+ *  constant words of its expressions, and its kernels by layout. */
+const rowsInfo = new WeakMap<WasmBackendImpl, WeakMap<readonly RowStage[], { final: ScalarExpr; stash: boolean; consts: number[]; kernels: Map<string, CompiledKernel> }>>();
+
 /** Descriptor words: L, per operand base/inner/outer strides, outer sizes, constants. */
-export function rowsDescriptor(L: number, outer: CollapsedLayout, inner: number[], bases: number[], exprs: ScalarExpr[]): number[] {
+export function rowsDescriptor(L: number, outer: CollapsedLayout, inner: number[], bases: number[], consts: readonly number[]): number[] {
   const R = outer.shape.length;
   const words: number[] = [L];
   bases.forEach((b, k) => {
@@ -239,7 +244,7 @@ export function rowsDescriptor(L: number, outer: CollapsedLayout, inner: number[
     for (let d = 0; d < R; d++) words.push(outer.strides[k]![d]!);
   });
   for (let d = 0; d < R; d++) words.push(outer.shape[d]!);
-  for (const e of exprs) words.push(...constWords(e));
+  for (const c of consts) words.push(c);
   return words;
 }
 
@@ -270,17 +275,28 @@ export function dispatchRows(be: WasmBackendImpl, k: Extract<Kernel, { kind: "ro
     return;
   }
   const outer = collapseLayout(shape.slice(0, -1), views.map((v) => v.strides.slice(0, -1)));
-  const spec: RowsSpec = {
-    stages: k.stages, stash: k.stash, final: k.final,
-    dtypes: views.map((v) => v.dtype),
-    classes: inner.map(laneClass),
-    outerRank: outer.shape.length,
-    fma: be.rt.relaxed,
-  };
-  spec.classes[0] = "c";
-  const kern = be.rt.kernel(rowsKey(spec), () => buildRows(spec, be.rt.pages));
-  const exprs = [...k.stages.map((s) => s.expr), k.final];
-  const desc = be.rt.descriptor(rowsDescriptor(L, outer, inner, views.map((v) => be.base(v)), exprs));
+  const classes = inner.map(laneClass);
+  classes[0] = "c";
+  // Compiled programs dispatch the same stages array every call: the kernel and the
+  // constant words are looked up from it, not rebuilt from the expressions' text.
+  let byStages = rowsInfo.get(be);
+  if (!byStages) rowsInfo.set(be, (byStages = new WeakMap()));
+  let info = byStages.get(k.stages);
+  if (!info || info.final !== k.final || info.stash !== k.stash) {
+    info = { final: k.final, stash: k.stash, consts: [...k.stages.map((st) => st.expr), k.final].flatMap((e) => constWords(e)), kernels: new Map() };
+    byStages.set(k.stages, info);
+  }
+  const layout = `${views.map((v) => v.dtype).join(",")}|${classes.join("")}|${outer.shape.length}`;
+  let kern = info.kernels.get(layout);
+  if (!kern) {
+    const spec: RowsSpec = {
+      stages: k.stages, stash: k.stash, final: k.final,
+      dtypes: views.map((v) => v.dtype), classes, outerRank: outer.shape.length, fma: be.rt.relaxed,
+    };
+    kern = be.rt.kernel(rowsKey(spec), () => buildRows(spec, be.rt.pages));
+    info.kernels.set(layout, kern);
+  }
+  const desc = be.rt.descriptor(rowsDescriptor(L, outer, inner, views.map((v) => be.base(v)), info.consts));
   be.rt.run(kern, desc, nRows, { minPerThread: Math.ceil(ROWS_MIN_ELEMENTS_PER_THREAD / L), chunksPerThread: 4 });
 }
 
