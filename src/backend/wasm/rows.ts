@@ -66,6 +66,15 @@ function heavy(e: ScalarExpr, seen = new Set<ScalarExpr>()): boolean {
   return MATH_OPS.has(e.op) || children(e).some((c) => heavy(c, seen));
 }
 
+/** Indices of the inputs an expression reads. */
+function inputsOf(e: ScalarExpr, out = new Set<number>(), seen = new Set<ScalarExpr>()): Set<number> {
+  if (seen.has(e)) return out;
+  seen.add(e);
+  if (e.op === "input") out.add(e.index);
+  for (const c of children(e)) inputsOf(c, out, seen);
+  return out;
+}
+
 /** Builds the module for one spec; exports `run(desc, rowStart, rowEnd, tid)`. */
 export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: number }): ModuleBuilder {
   const mod = new ModuleBuilder(pages);
@@ -100,9 +109,12 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
   }
   const streamed = [...spec.classes.keys()].filter((k) => k > 0 && spec.classes[k] !== "z");
 
-  /** Loads the streamed inputs at q: 4 elements (vec) or one, splatted. */
-  const loadInputs = (vec: boolean) => {
+  /** Loads the streamed inputs an expression reads, at q: 4 elements (vec) or one,
+   *  splatted. (A wasm load may trap, so the engine keeps loads whose value is unused.) */
+  const loadInputs = (vec: boolean, e: ScalarExpr) => {
+    const used = inputsOf(e);
     for (const k of streamed) {
+      if (!used.has(k - 1)) continue;
       if (vec) {
         if (spec.classes[k] === "c" && spec.dtypes[k] === "bool") f.get(q[k]!);
         loadVec(f, spec.dtypes[k]!, spec.classes[k]!, q[k]!, sb[k]!);
@@ -110,9 +122,12 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
       f.set(val[k]!);
     }
   };
-  /** Advances out's and the streamed inputs' pointers by n elements. */
-  const advance = (n: number) => {
-    for (const k of [0, ...streamed]) f.get(q[k]!).get(sb[k]!).i32(n).op(O.i32_mul).op(O.i32_add).set(q[k]!);
+  /** Advances out's pointer and those of the streamed inputs an expression reads by n. */
+  const advance = (n: number, e: ScalarExpr) => {
+    const used = inputsOf(e);
+    for (const k of [0, ...streamed.filter((k) => used.has(k - 1))]) {
+      f.get(q[k]!).get(sb[k]!).i32(n).op(O.i32_mul).op(O.i32_add).set(q[k]!);
+    }
   };
   const resetPointers = () => {
     for (let k = 0; k < nOps; k++) f.get(p[k]!).set(q[k]!);
@@ -168,7 +183,7 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
       f.f32(IDENTITY[stage.op]).set(tail);
       if (fast) f.i32x4(0).set(nan);
       const step = (a: number) => {
-        loadInputs(true);
+        loadInputs(true, stage.expr);
         g.emit(stage.expr);
         f.set(v);
         if (stash) f.get(q[0]!).get(v).vmem(S.store, 0);
@@ -176,17 +191,17 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
           f.get(a).get(v).v(stage.op === "max" ? S.f32x4_pmax : S.f32x4_pmin).set(a);
           f.get(nan).get(v).get(v).v(S.f32x4_ne).v(S.or).set(nan);
         } else f.get(a).get(v).v(VEC_OP[stage.op]).set(a);
-        advance(4);
+        advance(4, stage.expr);
       };
       loopBy(16, () => [0, 1, 2, 3].forEach((i) => step(chains[i % chains.length]!)));
       loopBy(4, () => step(acc[0]!));
       loopBy(1, () => {
-        loadInputs(false);
+        loadInputs(false, stage.expr);
         g.emit(stage.expr);
         f.set(v);
         if (stash) f.get(q[0]!).get(v).vlane(S.store32_lane, 2, 0, 0);
         f.get(tail).get(v).lane(S.f32x4_extract_lane, 0).op(SCALAR_OP[stage.op]).set(tail);
-        advance(1);
+        advance(1, stage.expr);
       });
       // fold: a = (acc0 op acc1) [op (acc2 op acc3)]; r = ((a0 op a1) op (a2 op a3)) op tail
       f.get(chains[0]!).get(chains[1]!).v(VEC_OP[stage.op]);
@@ -210,20 +225,20 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
   gf.hoist(invariant);
   resetPointers();
   loopBy(4, () => {
-    loadInputs(true);
+    loadInputs(true, spec.final);
     if (spec.stash) f.get(q[0]!).vmem(S.load, 0).set(stashVal);
     f.get(q[0]!);
     gf.emit(spec.final);
     f.vmem(S.store, 0);
-    advance(4);
+    advance(4, spec.final);
   });
   loopBy(1, () => {
-    loadInputs(false);
+    loadInputs(false, spec.final);
     if (spec.stash) f.get(q[0]!).vmem(S.load32_splat, 2).set(stashVal);
     f.get(q[0]!);
     gf.emit(spec.final);
     f.vlane(S.store32_lane, 2, 0, 0);
-    advance(1);
+    advance(1, spec.final);
   });
   f.get(row).i32(1).op(O.i32_add).set(row);
   f.br(0).end().end();
