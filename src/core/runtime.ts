@@ -59,13 +59,16 @@ export class Storage {
     if (--this.refs === 0) {
       this.backend.free(this.buffer);
       stats.bytes -= this.buffer.bytes;
+      // what is freed is not garbage waiting for a collection
+      stats.sinceCollect = Math.max(0, stats.sinceCollect - this.buffer.bytes);
     }
   }
 }
 
 const stats = { tensors: 0, bytes: 0, sinceCollect: 0 };
 
-/** Bytes allocated since the last collection that trigger the next one. Each pass is a
+/** Growth of allocated bytes since the last collection (allocations less frees, so code
+ *  that disposes what it makes never pays for one) that triggers the next. Each pass is a
  *  full gc (several ms); at 32 MiB an eager MLP step (784-512-256-10, batch 128, Adam:
  *  ~40 MB of temporaries) paid one per step, ~25% of its time. 128 MiB keeps the wasm heap
  *  bounded (live bytes + 128 MiB of garbage) at a quarter of the collections. */
