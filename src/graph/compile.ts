@@ -370,6 +370,24 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     }
   }
 
+  /** The inputs of a fused kernel: `leaf(id)` gives a value computed outside the group its
+   *  input index (from `first`, one per value however often it is read) and records its
+   *  view, as `place` lays it out for the kernel. */
+  function kernelInputs(first: number, place: (v: View) => View) {
+    const externals: View[] = [];
+    const index = new Map<number, number>();
+    const leaf = (id: number): ScalarExpr => {
+      let k = index.get(id);
+      if (k === undefined) {
+        k = first + externals.length;
+        index.set(id, k);
+        externals.push(place(value[id]!));
+      }
+      return { op: "input", index: k, dtype: g.nodes[id]!.aval.dtype };
+    };
+    return { externals, leaf };
+  }
+
   /** One "rows" kernel for a row group (passes/rows.ts): stage k's row value is input
    *  -1 - k while expressions are built (the number of leaves is not known yet), and the
    *  stash -1 - K; they are renumbered after the leaves. */
@@ -379,20 +397,10 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     const root = g.nodes[group.nodes.at(-1)!] as OpNode;
     const S = root.aval.shape;
     const inGroup = new Set(group.nodes);
-    const externals: View[] = [];
-    const externalIndex = new Map<number, number>();
+    // [..., 1] values broadcast along the row (stride 0)
+    const { externals, leaf } = kernelInputs(0, (v) =>
+      v.shape[v.shape.length - 1] === S[S.length - 1] ? v : { ...v, shape: [...S], strides: [...v.strides.slice(0, -1), 0] });
     const exprOf = new Map<number, ScalarExpr>();
-    const leaf = (id: number): ScalarExpr => {
-      let k = externalIndex.get(id);
-      if (k === undefined) {
-        k = externals.length;
-        externalIndex.set(id, k);
-        const v = value[id]!;
-        // [..., 1] values broadcast along the row (stride 0)
-        externals.push(v.shape[v.shape.length - 1] === S[S.length - 1] ? v : { ...v, shape: [...S], strides: [...v.strides.slice(0, -1), 0] });
-      }
-      return { op: "input", index: k, dtype: g.nodes[id]!.aval.dtype };
-    };
     const stageExprs: ScalarExpr[] = [];
     for (const id of group.nodes) {
       const n = g.nodes[id] as OpNode;
@@ -429,18 +437,9 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
   function emitGroup(group: FusionGroup): View {
     if (group.kind === "rows") return emitRows(group);
     const inGroup = new Set(group.nodes);
-    const externals: View[] = [];
-    const externalIndex = new Map<number, number>();
+    // epilogues: input 0 is the product
+    const { externals, leaf } = kernelInputs(group.kind === "matmul" || group.kind === "conv" ? 1 : 0, (v) => v);
     const exprOf = new Map<number, ScalarExpr>();
-    const leaf = (id: number): ScalarExpr => {
-      let k = externalIndex.get(id);
-      if (k === undefined) {
-        k = externals.length + (group.kind === "matmul" || group.kind === "conv" ? 1 : 0); // epilogues: input 0 is the product
-        externalIndex.set(id, k);
-        externals.push(value[id]!);
-      }
-      return { op: "input", index: k, dtype: g.nodes[id]!.aval.dtype };
-    };
     const anchor = group.kind === "reduce" ? group.nodes.at(-1)! : group.kind === "elementwise" ? -1 : group.nodes[0]!;
     for (const id of group.nodes) {
       if (id === anchor) continue;

@@ -77,6 +77,25 @@ export function layoutKey(s: Pick<ElementwiseSpec, "dtypes" | "classes" | "outer
   return `${s.dtypes.join(",")}|${s.classes.join("")}|${s.outerRank}`;
 }
 
+/** Emits off[k] = sum_d idx_d * outerStride[k][d] for row index `row` over R outer dims,
+ *  with the descriptor's outer sizes at word shapeBase and operand k's outer strides at
+ *  words opBase(k) + 2 (its base address and inner stride come first). */
+export function emitRowOffsets(
+  f: Fn, l: { desc: number; row: number; rem: number; idx: number }, off: number[], R: number,
+  shapeBase: number, opBase: (k: number) => number,
+): void {
+  for (const o of off) f.i32(0).set(o);
+  if (R === 0) return;
+  f.get(l.row).set(l.rem);
+  for (let d = R - 1; d >= 0; d--) {
+    f.get(l.rem).get(l.desc).mem(O.i32_load, 2, (shapeBase + d) * 4).op(O.i32_rem_u).set(l.idx);
+    f.get(l.rem).get(l.desc).mem(O.i32_load, 2, (shapeBase + d) * 4).op(O.i32_div_u).set(l.rem);
+    off.forEach((o, k) => {
+      f.get(o).get(l.idx).get(l.desc).mem(O.i32_load, 2, (opBase(k) + 2 + d) * 4).op(O.i32_mul).op(O.i32_add).set(o);
+    });
+  }
+}
+
 /** Pushes a vector load of operand at pointer local p (class c or s). */
 export function loadVec(f: Fn, dtype: DType, cls: LaneClass, p: number, sb: number): void {
   const bool = dtype === "bool";
@@ -163,17 +182,7 @@ export function buildElementwise(spec: ElementwiseSpec, pages: { initial: number
   // cnt = min(L - col, end - pos)
   f.get(L).get(col).op(O.i32_sub).get(end).get(pos).op(O.i32_sub);
   f.get(L).get(col).op(O.i32_sub).get(end).get(pos).op(O.i32_sub).op(O.i32_lt_s).op(O.select).set(cnt);
-  for (let k = 0; k < nOps; k++) f.i32(0).set(off[k]!);
-  if (R > 0) {
-    f.get(row).set(rem);
-    for (let d = R - 1; d >= 0; d--) {
-      f.get(rem).get(desc).mem(O.i32_load, 2, (shapeBase + d) * 4).op(O.i32_rem_u).set(idx);
-      f.get(rem).get(desc).mem(O.i32_load, 2, (shapeBase + d) * 4).op(O.i32_div_u).set(rem);
-      for (let k = 0; k < nOps; k++) {
-        f.get(off[k]!).get(idx).get(desc).mem(O.i32_load, 2, (opBase(k) + 2 + d) * 4).op(O.i32_mul).op(O.i32_add).set(off[k]!);
-      }
-    }
-  }
+  emitRowOffsets(f, { desc, row, rem, idx }, off, R, shapeBase, opBase);
   for (let k = 0; k < nOps; k++) {
     // p = base + (off + col * inner) * size
     word(opBase(k));

@@ -124,16 +124,7 @@ export class Pool {
     Atomics.store(ctl, ERR, 0);
     for (let w = 0; w < n; w++) {
       const t = tasks[w + 1]!;
-      this.sendModules(this.workers[w]!);
-      const s = SLOT0 + STRIDE * w;
-      ctl[s] = moduleId;
-      ctl[s + 1] = t.desc;
-      ctl[s + 2] = t.start;
-      ctl[s + 3] = t.end;
-      ctl[s + 4] = w + 1;
-      ctl[s + 5] = 0;
-      Atomics.add(ctl, GEN0 + STRIDE * w, 1);
-      Atomics.notify(ctl, GEN0 + STRIDE * w);
+      this.post(w, moduleId, t.desc, t.start, t.end, 0);
     }
     let error: unknown;
     try {
@@ -157,18 +148,7 @@ export class Pool {
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, ERR, 0);
     Atomics.store(ctl, NEXT, 0);
-    for (let w = 0; w < workers; w++) {
-      this.sendModules(this.workers[w]!);
-      const s = SLOT0 + STRIDE * w;
-      ctl[s] = moduleId;
-      ctl[s + 1] = desc;
-      ctl[s + 2] = units;
-      ctl[s + 3] = chunk;
-      ctl[s + 4] = w + 1;
-      ctl[s + 5] = 1;
-      Atomics.add(ctl, GEN0 + STRIDE * w, 1);
-      Atomics.notify(ctl, GEN0 + STRIDE * w);
-    }
+    for (let w = 0; w < workers; w++) this.post(w, moduleId, desc, units, chunk, 1);
     let error: unknown;
     try {
       for (let s = Atomics.add(ctl, NEXT, 1) * chunk; s < units; s = Atomics.add(ctl, NEXT, 1) * chunk) {
@@ -181,6 +161,21 @@ export class Pool {
     this.waitDone(workers);
     if (error !== undefined) throw error;
     if (Atomics.load(ctl, ERR) !== 0) throw new Error("wasm backend: a kernel trapped in a worker thread");
+  }
+
+  /** Fills worker w's slot (see STRIDE) and wakes it. */
+  private post(w: number, moduleId: number, desc: number, a: number, b: number, mode: 0 | 1): void {
+    this.sendModules(this.workers[w]!);
+    const ctl = this.ctl;
+    const s = SLOT0 + STRIDE * w;
+    ctl[s] = moduleId;
+    ctl[s + 1] = desc;
+    ctl[s + 2] = a;
+    ctl[s + 3] = b;
+    ctl[s + 4] = w + 1;
+    ctl[s + 5] = mode;
+    Atomics.add(ctl, GEN0 + STRIDE * w, 1);
+    Atomics.notify(ctl, GEN0 + STRIDE * w);
   }
 
   private waitDone(n: number): void {

@@ -28,7 +28,7 @@ import type { DType, Kernel, RowStage, ScalarExpr } from "../backend.js";
 import { itemSize } from "../backend.js";
 import { F32, Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
 import { children, constWords, ExprGen, exprKey } from "./expr.js";
-import { collapseLayout, laneClass, loadOne, loadVec, type CollapsedLayout, type LaneClass } from "./elementwise.js";
+import { collapseLayout, emitRowOffsets, laneClass, loadOne, loadVec, type CollapsedLayout, type LaneClass } from "./elementwise.js";
 import type { WasmBackendImpl } from "./index.js";
 import type { CompiledKernel } from "./runtime.js";
 
@@ -149,15 +149,7 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
   f.block().loop();
   f.get(row).get(end).op(O.i32_ge_s).brIf(1);
   // p[k] = base[k] + sum_d idx_d * outerStride[k][d] * size
-  for (let k = 0; k < nOps; k++) f.i32(0).set(p[k]!);
-  f.get(row).set(rem);
-  for (let d = R - 1; d >= 0; d--) {
-    f.get(rem).get(desc).mem(O.i32_load, 2, (shapeBase + d) * 4).op(O.i32_rem_u).set(idx);
-    f.get(rem).get(desc).mem(O.i32_load, 2, (shapeBase + d) * 4).op(O.i32_div_u).set(rem);
-    for (let k = 0; k < nOps; k++) {
-      f.get(p[k]!).get(idx).get(desc).mem(O.i32_load, 2, (opBase(k) + 2 + d) * 4).op(O.i32_mul).op(O.i32_add).set(p[k]!);
-    }
-  }
+  emitRowOffsets(f, { desc, row, rem, idx }, p, R, shapeBase, opBase);
   for (let k = 0; k < nOps; k++) {
     f.get(desc).mem(O.i32_load, 2, opBase(k) * 4).get(p[k]!).i32(size(k)).op(O.i32_mul).op(O.i32_add).set(p[k]!);
     if (k > 0 && spec.classes[k] === "z") {
