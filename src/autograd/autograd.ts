@@ -76,14 +76,15 @@ function accumulateGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean)
       const node = t._node;
       const g = grads.get(t);
       if (!node || !g) continue;
-      const rule = rules[node.prim] as {
+      const rule = node.vjp ? null : (rules[node.prim as Prim] as {
         vjp: ((g: Tensor, xs: Tensor[], out: Tensor, p: Params<Prim>, needed?: readonly boolean[]) => (Tensor | null)[]) | null;
-      };
-      if (rule.vjp) {
-        const vjp = rule.vjp;
+      });
+      const custom = node.vjp;
+      const vjp = custom ? (g: Tensor) => custom(g, t) : rule!.vjp ? (g: Tensor) => rule!.vjp!(g, [...node.inputs], t, node.params as Params<Prim>, node.inputs.map((x) => x.requiresGrad)) : null;
+      if (vjp) {
         const run = () => {
           try {
-            return vjp(g, [...node.inputs], t, node.params as Params<Prim>, node.inputs.map((x) => x.requiresGrad));
+            return vjp(g);
           } catch (e) {
             if (!/was disposed/.test((e as Error).message)) throw e;
             throw new Error(

@@ -10,8 +10,14 @@
 // with its neighbours), when the tape must record it (grad mode on and an input requires
 // grad), and under tb.debug.checkNumerics (which names the primitive that went wrong).
 // Compiled and primitive-by-primitive results agree to float32 rounding, not bit for bit.
+//
+// A composite may also bring its own gradient, as PyTorch's softmax has its own backward
+// and JAX's a custom JVP: the tape then records one node for it, whose backward reads only
+// its output (softmax: y * (g - sum(g * y))), so even a taped call runs its forward
+// compiled, and in a traced training step forward and backward each fuse into a row kernel.
 
-import type { Tensor } from "../tensor/tensor.js";
+import { Tensor as TensorClass, type Tensor } from "../tensor/tensor.js";
+import { isGradEnabled, withGrad } from "./trace.js";
 
 /** Runs a composite compiled, or returns undefined to let it run primitive by primitive. */
 export type CompositeRunner = (name: string, impl: (...args: never[]) => unknown, args: unknown[]) => Tensor | undefined;
@@ -22,8 +28,23 @@ export function setCompositeRunner(r: CompositeRunner | undefined): void {
   runner = r;
 }
 
-export function composite<A extends unknown[]>(name: string, impl: (...args: A) => Tensor): (...args: A) => Tensor {
-  const run = (...args: A): Tensor => (runner?.(name, impl as (...a: never[]) => unknown, args) ?? impl(...args));
+/** The gradient of a composite with respect to its first argument, given the gradient g
+ *  of its output `out` (written with tensor ops, so grad of grad works). */
+export type CompositeGradient<A extends unknown[]> = (g: Tensor, out: Tensor, args: A) => Tensor;
+
+export function composite<A extends unknown[]>(name: string, impl: (...args: A) => Tensor, gradient?: CompositeGradient<A>): (...args: A) => Tensor {
+  const forward = (args: A): Tensor => runner?.(name, impl as (...a: never[]) => unknown, args) ?? impl(...args);
+  const run = (...args: A): Tensor => {
+    const x = args[0];
+    // With its own gradient, the composite is one tape node over its first argument: its
+    // forward runs untaped (compiled when eager), and backward applies `gradient`.
+    if (gradient && x instanceof TensorClass && isGradEnabled() && x.requiresGrad && args.slice(1).every((a) => !(a instanceof TensorClass) || !a.requiresGrad)) {
+      const out = withGrad(false, () => forward(args));
+      out._node = { prim: name, params: null, inputs: [x], vjp: (g, y) => [gradient(g, y, args)] };
+      return out;
+    }
+    return forward(args);
+  };
   Object.defineProperty(run, "name", { value: name });
   return run;
 }

@@ -19,12 +19,12 @@ export interface AbstractValue {
   readonly dtype: DType;
 }
 
-/** A recorded application of a primitive: what backward() walks. */
-export interface TapeNode {
-  readonly prim: Prim;
-  readonly params: unknown;
-  readonly inputs: readonly Tensor[];
-}
+/** A recorded application of a primitive, what backward() walks; or of a composite op with
+ *  its own gradient (softmax: y * (g - sum(g * y)) instead of the gradients of its five
+ *  primitives), which then carries the vjp and its name in `prim`. */
+export type TapeNode =
+  | { readonly prim: Prim; readonly params: unknown; readonly inputs: readonly Tensor[]; readonly vjp?: undefined }
+  | { readonly prim: string; readonly params: null; readonly inputs: readonly Tensor[]; readonly vjp: (g: Tensor, out: Tensor) => (Tensor | null)[] };
 
 export interface Trace {
   readonly name: string;

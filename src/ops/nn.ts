@@ -23,12 +23,12 @@ export const softmax = composite("softmax", function softmax(x: Tensor, axis: nu
   const e = exp(sub(xf, m));
   // times 1 / sum, as PyTorch's kernels: one division per row, not per element
   return mul(e, reciprocal(sum(e, axis, { keepdims: true })));
-});
+}, (g, y, [, axis = -1]) => mul(y, sub(g, sum(mul(g, y), axis, { keepdims: true }))));
 
 export const logSoftmax = composite("logSoftmax", function logSoftmax(x: Tensor, axis: number = -1): Tensor {
   const xf = cast(x, "float32");
   return sub(xf, logsumexp(xf, axis, { keepdims: true }));
-});
+}, (g, y, [, axis = -1]) => sub(g, mul(exp(y), sum(g, axis, { keepdims: true }))));
 
 export interface CrossEntropyOptions {
   /** Mixes the target with the uniform distribution: (1 - s) target + s / C. */

@@ -84,16 +84,49 @@ describe("row kernels in compiled functions", () => {
     expectTensorsClose(compiled(x, w), g(x, w), 1e-4, 1e-5);
   });
 
-  it("eager composites run as one compiled kernel unless the tape records them", () => {
+  it("eager composites run as one compiled kernel, taped ones too, with their own gradient", () => {
     const y = tb.randn([32, 100]);
     expect(kernelsOf(() => tb.softmax(y, -1))).toEqual(["rows"]);
     expect(kernelsOf(() => tb.layerNorm(y, 100))).toEqual(["rows"]);
+    // softmax and logSoftmax bring their own gradient: one tape node, a compiled forward
     const p = y.clone().requiresGrad_();
-    const recorded = kernelsOf(() => tb.softmax(p, -1).sum().backward());
-    expect(recorded.length).toBeGreaterThan(4);
-    expect(p.grad).not.toBeNull();
+    const g = tb.randn([32, 100]);
+    const forward = kernelsOf(() => tb.softmax(p, -1));
+    expect(forward).toEqual(["rows"]);
+    expect(tb.softmax(p, -1).toString()).toContain("gradFn=<softmax>");
+    // the gradients equal those of the same function written with primitives
+    const bySoftmax = tb.grad((x: tb.Tensor) => tb.softmax(x, -1).mul(g).sum())(p);
+    const byPrims = tb.grad((x: tb.Tensor) => {
+      const e = x.sub(x.max(-1, { keepdims: true }).detach()).exp();
+      return e.div(e.sum(-1, { keepdims: true })).mul(g).sum();
+    })(p);
+    expectTensorsClose(bySoftmax, byPrims, 1e-5, 1e-7);
+    const byLog = tb.grad((x: tb.Tensor) => tb.logSoftmax(x, -1).mul(g).sum())(p);
+    const byLogPrims = tb.grad((x: tb.Tensor) => x.sub(x.exp().sum(-1, { keepdims: true }).log()).mul(g).sum())(p);
+    expectTensorsClose(byLog, byLogPrims, 1e-5, 1e-6);
+    // and second derivatives
+    const h = (f: (x: tb.Tensor) => tb.Tensor) => tb.grad((x: tb.Tensor) => tb.grad((z: tb.Tensor) => f(z).mul(g).sum())(x).square().sum())(p);
+    expectTensorsClose(h((x) => tb.softmax(x, -1)), h((x) => {
+      const e = x.sub(x.max(-1, { keepdims: true }).detach()).exp();
+      return e.div(e.sum(-1, { keepdims: true }));
+    }), 1e-4, 1e-6);
     expect(kernelsOf(() => tb.noGrad(() => tb.softmax(p, -1)))).toEqual(["rows"]);
-    expectTensorsClose(tb.noGrad(() => tb.softmax(p, -1)), tb.softmax(p, -1).detach(), 1e-6, 1e-7);
+  });
+
+  it("a compiled training step fuses softmax forward and backward into row kernels", () => {
+    const w = tb.variable(tb.randn([100, 100]).mul(0.1), { name: "w" });
+    const step = tb.fn((x: tb.Tensor, t: tb.Tensor) => {
+      const loss = tb.softmax(x.matmul(w), -1).mul(t).sum();
+      const [gw] = tb.grad((w2: tb.Tensor) => tb.softmax(x.matmul(w2), -1).mul(t).sum(), [0])(w);
+      return [loss, gw!];
+    });
+    const x = tb.randn([32, 100]), t = tb.randn([32, 100]);
+    const [, gw] = step(x, t);
+    const eager = tb.grad((w2: tb.Tensor) => tb.softmax(x.matmul(w2), -1).mul(t).sum())(w);
+    expectTensorsClose(gw!, eager, 1e-4, 1e-6);
+    // matmul; softmax rows (max, sum); the loss sum; the backward rows y * (g - sum(g * y));
+    // the weight gradient's matmul (the two traced forwards merge into one)
+    expect(kernelsOf(() => step(x, t))).toEqual(["matmul", "rows", "reduce", "rows", "matmul"]);
   });
 
   it("under checkNumerics composites run primitive by primitive and name the failing one", () => {
