@@ -101,7 +101,8 @@ console.log("w =", w.detach().flatten().toString(), " b =", b.item().toFixed(4),
 // `tb.fn(trainStep)` traces the step once per input signature, then optimizes the graph (dead
 // code, common subexpressions, constant folding, algebraic simplification), fuses chains of
 // elementwise ops into single kernels (and folds bias-add and activation into the matmul that
-// feeds them), plans memory so intermediate buffers are reused in place, and caches the
+// feeds them, and the cross-entropy's log-softmax and its gradient into one row kernel
+// each), plans memory so intermediate buffers are reused in place, and caches the
 // compiled program. Later calls only run it. Here it compiles the training step of the
 // two-layer network from the top of the notebook; `stats` says what the passes did:
 // %%
