@@ -42,9 +42,3 @@ setCompositeRunner((name, impl, args) => {
   if (entry.f.cacheSize >= MAX_SIGNATURES) entry.f.clear();
   return entry.f(...(args as never[])) as Tensor;
 });
-
-/** Forgets every compiled composite program (frees their memory). */
-export function clearCompiledComposites(): void {
-  for (const e of compiled.values()) e.f.clear();
-  compiled.clear();
-}
