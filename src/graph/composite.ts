@@ -13,7 +13,7 @@ import type { Backend } from "../backend/backend.js";
 import { Tensor } from "../tensor/tensor.js";
 import { fn, type CompiledFunction } from "./fn.js";
 
-const MAX_SIGNATURES = 256;
+const MAX_SIGNATURES = 64;
 
 const compiled = new Map<string, { backend: Backend; f: CompiledFunction<never[], unknown> }>();
 
