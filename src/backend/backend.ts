@@ -99,8 +99,10 @@ export type Kernel =
    *  i, r_k as input inputs.length + k, and, with `stash`, the last stage's own value at j
    *  as input inputs.length + stages.length: that stage also writes its values into out
    *  while reducing, and the final pass reads them back (softmax's exp runs once). out is
-   *  float32 and contiguous along the last axis. A row runs on one thread. */
-  | { kind: "rows"; stages: RowStage[]; stash: boolean; final: ScalarExpr; inputs: View[]; out: View }
+   *  float32 and contiguous along the last axis. With `perRow`, out has shape [..., 1]
+   *  where the inputs have [..., L], and final, which then reads only row values and
+   *  per-row inputs, is written once per row (logsumexp). A row runs on one thread. */
+  | { kind: "rows"; stages: RowStage[]; stash: boolean; final: ScalarExpr; inputs: View[]; out: View; perRow?: boolean }
   /** Inclusive cumulative sum along axis. */
   | { kind: "cumsum"; axis: number; input: View; out: View }
   /** out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; batch dims broadcast through strides.

@@ -163,9 +163,10 @@ export class ReferenceBackend implements Backend {
 
   /** Row programs: per row, each stage reduces in float64 and rounds its row value to
    *  float32 (the value a separate reduction kernel would store); the stash is stored into
-   *  out as float32 and read back, as separate kernels would. */
+   *  out as float32 and read back, as separate kernels would; a per-row final is written
+   *  once per row. */
   private rows(k: Extract<Kernel, { kind: "rows" }>): void {
-    const shape = k.out.shape;
+    const shape = k.perRow ? k.inputs[0]!.shape : k.out.shape;
     const L = shape.length === 0 ? 1 : shape[shape.length - 1];
     const n = sizeOf(shape);
     if (n === 0) return;
@@ -180,7 +181,7 @@ export class ReferenceBackend implements Backend {
     const vals = new Float64Array(nIn + K + 1);
     const load = (i: number) => {
       for (let j = 0; j < nIn; j++) vals[j] = arrs[j][offs[j][i]];
-      vals[nIn + K] = o[oo[i]];
+      if (k.stash) vals[nIn + K] = o[oo[i]];
     };
     for (let r = 0; r < n; r += L) {
       k.stages.forEach((stage, s) => {
@@ -196,6 +197,11 @@ export class ReferenceBackend implements Backend {
         }
         vals[nIn + s] = Math.fround(acc);
       });
+      if (k.perRow) {
+        load(r);
+        o[oo[r / L]] = Math.fround(final(vals));
+        continue;
+      }
       for (let i = r; i < r + L; i++) {
         load(i);
         o[oo[i]] = Math.fround(final(vals));

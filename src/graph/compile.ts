@@ -395,7 +395,8 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     const stages = group.stages!;
     const K = stages.length;
     const root = g.nodes[group.nodes.at(-1)!] as OpNode;
-    const S = root.aval.shape;
+    // the rows' shape: the root's, or for a per-row result the reductions' input shape
+    const S = group.perRow ? g.nodes[(g.nodes[stages[0]!] as OpNode).inputs[0]!]!.aval.shape : root.aval.shape;
     const inGroup = new Set(group.nodes);
     // [..., 1] values broadcast along the row (stride 0)
     const { externals, leaf } = kernelInputs(0, (v) =>
@@ -423,10 +424,10 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     if (stash) final = replaceExpr(final, lastExpr, { op: "input", index: -1 - K, dtype: "float32" });
     const n = externals.length;
     const renumber = (e: ScalarExpr) => mapInputs(e, (i) => (i < 0 ? n + (-1 - i) : i));
-    const out = ctx.alloc(S, "float32");
+    const out = ctx.alloc(root.aval.shape, "float32");
     if (sizeOf(S) > 0) {
       rec.dispatch({
-        kind: "rows", inputs: externals, out, stash, final: renumber(final),
+        kind: "rows", inputs: externals, out, stash, final: renumber(final), perRow: group.perRow ?? false,
         stages: stages.map((id, k) => ({ op: (g.nodes[id] as OpNode).prim as "sum", expr: renumber(stageExprs[k]!) })),
       });
     }

@@ -115,4 +115,27 @@ describe("fusion planning", () => {
     const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
     expect(describeGroups(planFusion(g), prim)).toEqual(["reduce: sum", "elementwise: sub"]);
   });
+
+  it("a per-row result from two reductions is a row group; from one, a reduce kernel", () => {
+    // logsumexp over the last axis: max, sum(exp(x - max)), log(sum) + max, one value per row
+    const t = builder();
+    const x = t.input("x", f32(8, 16), 0);
+    const m = t.op("max", [x], f32(8, 1), { axes: [1] });
+    const e = t.op("exp", [t.op("sub", [x, t.op("expand", [m], f32(8, 16), { shape: [8, 16] })], f32(8, 16))], f32(8, 16));
+    const s = t.op("sum", [e], f32(8, 1), { axes: [1] });
+    const y = t.op("add", [t.op("log", [s], f32(8, 1)), m], f32(8, 1));
+    const g = t.b.build([y]);
+    const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
+    const groups = planFusion(g);
+    expect(describeGroups(groups, prim)).toEqual(["rows: max expand sub exp sum log add"]);
+    expect(groups[0]!.perRow).toBe(true);
+    // sum(x * x) * 2: one reduction, so the ordinary plan
+    const t2 = builder();
+    const x2 = t2.input("x", f32(8, 16), 0);
+    const sq = t2.op("sum", [t2.op("mul", [x2, x2], f32(8, 16))], f32(8, 1), { axes: [1] });
+    const two = t2.op("expand", [t2.scalar(2)], f32(8, 1), { shape: [8, 1] });
+    const g2 = t2.b.build([t2.op("mul", [sq, two], f32(8, 1))]);
+    const prim2 = (id: number) => (g2.nodes[id] as { prim: string }).prim;
+    expect(describeGroups(planFusion(g2), prim2)).toEqual(["reduce: mul sum", "elementwise: mul"]);
+  });
 });

@@ -9,6 +9,17 @@ import * as tb from "../../src/index.js";
 import type { Kernel } from "../../src/backend/backend.js";
 import { expectTensorsClose } from "../helpers/close.js";
 
+/** Runs fn with eager composites run primitive by primitive (checkNumerics disables their
+ *  compiled path). */
+function withPrimitives<T>(fn: () => T): T {
+  tb.debug.checkNumerics(true);
+  try {
+    return fn();
+  } finally {
+    tb.debug.checkNumerics(false);
+  }
+}
+
 /** Kinds of the kernels dispatched while fn runs. */
 function kernelsOf(fn: () => unknown): string[] {
   const be = tb.getBackend();
@@ -49,6 +60,19 @@ describe("row kernels in compiled functions", () => {
       expect(c.stats(x).kernels).toBe(kernels);
     });
   }
+
+  it("per-row results: logsumexp, variance and std over the last axis are one row kernel", () => {
+    const cases: [string, (x: tb.Tensor) => tb.Tensor, string[]][] = [
+      ["logsumexp", (x) => tb.logsumexp(x, -1), ["rows"]],
+      ["var", (x) => x.var(-1), ["rows", "elementwise"]], // the division comes after the reshape
+      ["std with keepdims", (x) => x.std(-1, { keepdims: true }), ["rows"]],
+    ];
+    for (const [name, f, kinds] of cases) {
+      const c = tb.fn(f);
+      expectTensorsClose(c(x), tb.noGrad(() => withPrimitives(() => f(x))), 1e-5, 1e-6);
+      expect(kernelsOf(() => c(x)), name).toEqual(kinds);
+    }
+  });
 
   it("crossEntropy: the log-softmax rows are one kernel before the gather and the mean", () => {
     const f = (x: tb.Tensor) => tb.crossEntropy(x, labels);

@@ -131,4 +131,26 @@ describe("rows kernel", () => {
     expect(rowValue("min", withNaN)).toBeNaN();
     expect(rowValue("max", Array.from({ length: 37 }, (_, i) => i - 40))).toBe(-4);
   });
+
+  test("per-row results: logsumexp written once per row, strided output", () => {
+    const R = 7, L = 37;
+    const xs = randn(R * L, 11).map((v) => v * 5);
+    const lse = (be: Backend, outStride: number) => {
+      const x = upload(be, xs, [R, L]);
+      const ob = be.allocate(R * outStride * 4);
+      const out: View = { buffer: ob, dtype: "float32", shape: [R, 1], strides: [outStride, 1], offset: 0 };
+      const e = un("exp", bin("sub", inp(0), inp(1)));
+      be.dispatch({ kind: "rows", perRow: true, stages: [{ op: "max", expr: inp(0) }, { op: "sum", expr: e }], stash: false, final: bin("add", un("log", inp(2)), inp(1)), inputs: [x], out });
+      const all = download(be, { ...out, shape: [R * outStride], strides: [1] }) as Float32Array;
+      be.free(x.buffer);
+      be.free(ob);
+      return Array.from({ length: R }, (_, r) => all[r * outStride]!);
+    };
+    const want = Array.from({ length: R }, (_, r) => {
+      const row = Array.from(xs.subarray(r * L, r * L + L));
+      const m = Math.max(...row);
+      return m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+    });
+    for (const be of [wasm1, ref]) for (const stride of [1, 3]) expect(closeness(lse(be, stride), want, 1e-6, 1e-6)).toBeLessThanOrEqual(1);
+  });
 });

@@ -18,7 +18,8 @@
 //   and L. max and min accumulate with pmax/pmin (one instruction; f32x4.max is about eight
 //   on x64) and track NaNs on the side; since pmax can keep a -0 over a +0, a row whose
 //   result is zero is redone with the exact ops;
-//   the final pass: 4 elements per step, then the tail, written to out.
+//   the final pass: 4 elements per step, then the tail, written to out; or, for a per-row
+//   result, the final expression once, into the row's one output element.
 //
 // Descriptor words: [0] L; per operand k (out first, then inputs): base byte address,
 // inner stride (elements), R outer strides; the R outer sizes; then the parameter constants
@@ -35,6 +36,8 @@ import type { CompiledKernel } from "./runtime.js";
 export interface RowsSpec {
   stages: readonly RowStage[];
   stash: boolean;
+  /** One output value per row (out is [..., 1]); see backend.ts. */
+  perRow: boolean;
   final: ScalarExpr;
   /** Operand dtypes, out (float32) first. */
   dtypes: DType[];
@@ -47,7 +50,7 @@ export interface RowsSpec {
 
 export function rowsKey(s: RowsSpec): string {
   const stages = s.stages.map((st) => `${st.op}:${exprKey(st.expr)}`).join(";");
-  return `rows|${stages}|${s.stash}|${exprKey(s.final)}|${s.dtypes.join(",")}|${s.classes.join("")}|${s.outerRank}|${s.fma}`;
+  return `rows|${stages}|${s.stash}|${s.perRow}|${exprKey(s.final)}|${s.dtypes.join(",")}|${s.classes.join("")}|${s.outerRank}|${s.fma}`;
 }
 
 const VEC_OP = { sum: S.f32x4_add, prod: S.f32x4_mul, max: S.f32x4_max, min: S.f32x4_min } as const;
@@ -214,24 +217,33 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
   });
 
   const gf = gens[K]!;
-  gf.hoist(invariant);
-  resetPointers();
-  loopBy(4, () => {
-    loadInputs(true, spec.final);
-    if (spec.stash) f.get(q[0]!).vmem(S.load, 0).set(stashVal);
-    f.get(q[0]!);
+  /** The final pass: 4 elements a step, then the tail, written to out. */
+  const emitFinalPass = () => {
+    gf.hoist(invariant);
+    resetPointers();
+    loopBy(4, () => {
+      loadInputs(true, spec.final);
+      if (spec.stash) f.get(q[0]!).vmem(S.load, 0).set(stashVal);
+      f.get(q[0]!);
+      gf.emit(spec.final);
+      f.vmem(S.store, 0);
+      advance(4, spec.final);
+    });
+    loopBy(1, () => {
+      loadInputs(false, spec.final);
+      if (spec.stash) f.get(q[0]!).vmem(S.load32_splat, 2).set(stashVal);
+      f.get(q[0]!);
+      gf.emit(spec.final);
+      f.vlane(S.store32_lane, 2, 0, 0);
+      advance(1, spec.final);
+    });
+  };
+  if (spec.perRow) {
+    // the final value reads only row values and per-row inputs: once, into out's element
+    f.get(p[0]!);
     gf.emit(spec.final);
-    f.vmem(S.store, 0);
-    advance(4, spec.final);
-  });
-  loopBy(1, () => {
-    loadInputs(false, spec.final);
-    if (spec.stash) f.get(q[0]!).vmem(S.load32_splat, 2).set(stashVal);
-    f.get(q[0]!);
-    gf.emit(spec.final);
-    f.vlane(S.store32_lane, 2, 0, 0);
-    advance(1, spec.final);
-  });
+    f.lane(S.f32x4_extract_lane, 0).mem(O.f32_store, 2);
+  } else emitFinalPass();
   f.get(row).i32(1).op(O.i32_add).set(row);
   f.br(0).end().end();
   mod.add(f, "run");
@@ -257,19 +269,24 @@ export function rowsDescriptor(L: number, outer: CollapsedLayout, inner: number[
 
 /** Runs a "rows" kernel; rows split between threads (whole rows per thread). */
 export function dispatchRows(be: WasmBackendImpl, k: Extract<Kernel, { kind: "rows" }>): void {
-  const shape = k.out.shape;
+  const perRow = k.perRow ?? false;
+  // the rows' shape: out's, or with perRow the inputs' (out is then [..., 1])
+  const shape = perRow ? k.inputs[0]?.shape ?? [] : k.out.shape;
   const views = [k.out, ...k.inputs];
   for (const [i, v] of k.inputs.entries()) {
     if (v.shape.length !== shape.length || v.shape.some((d, j) => d !== shape[j])) {
-      throw new Error(`wasm backend: rows input ${i} has shape [${v.shape}] but out has [${shape}]: broadcast inputs to out.shape first`);
+      throw new Error(`wasm backend: rows input ${i} has shape [${v.shape}] but the rows have [${shape}]: broadcast inputs first`);
     }
+  }
+  if (perRow && (k.out.shape.length !== shape.length || k.out.shape.some((d, j) => d !== (j === shape.length - 1 ? 1 : shape[j])))) {
+    throw new Error(`wasm backend: a per-row rows kernel over [${shape}] writes [${shape.slice(0, -1)},1], got out [${k.out.shape}]`);
   }
   if (k.out.dtype !== "float32") throw new Error(`wasm backend: rows writes float32, got out ${k.out.dtype}`);
   const rank = shape.length;
   const L = rank === 0 ? 1 : shape[rank - 1]!;
   const nRows = rank === 0 ? 1 : shape.slice(0, -1).reduce((a, b) => a * b, 1);
   if (L === 0 || nRows === 0) return;
-  const inner = views.map((v) => (rank === 0 ? 1 : v.strides[rank - 1]!));
+  const inner = views.map((v, i) => (rank === 0 || (perRow && i === 0) ? 1 : v.strides[rank - 1]!));
   if (inner[0] !== 1) {
     // out must be contiguous along the row: compute into a temp, then copy
     const t = be.temp("float32", shape);
@@ -293,11 +310,11 @@ export function dispatchRows(be: WasmBackendImpl, k: Extract<Kernel, { kind: "ro
     info = { final: k.final, stash: k.stash, consts: [...k.stages.map((st) => st.expr), k.final].flatMap((e) => constWords(e)), kernels: new Map() };
     byStages.set(k.stages, info);
   }
-  const layout = `${views.map((v) => v.dtype).join(",")}|${classes.join("")}|${outer.shape.length}`;
+  const layout = `${views.map((v) => v.dtype).join(",")}|${classes.join("")}|${outer.shape.length}|${perRow}`;
   let kern = info.kernels.get(layout);
   if (!kern) {
     const spec: RowsSpec = {
-      stages: k.stages, stash: k.stash, final: k.final,
+      stages: k.stages, stash: k.stash, perRow, final: k.final,
       dtypes: views.map((v) => v.dtype), classes, outerRank: outer.shape.length, fma: be.rt.relaxed,
     };
     kern = be.rt.kernel(rowsKey(spec), () => buildRows(spec, be.rt.pages));

@@ -27,8 +27,10 @@ export interface FusionGroup {
   kind: GroupKind;
   /** Member op ids in topological order; the last one is the root. */
   nodes: number[];
-  /** rows groups: the reductions, in order (the kernel's stages). */
+  /** rows groups: the reductions, in order (the kernel's stages), and whether the result
+   *  has one value per row. */
   stages?: number[];
+  perRow?: boolean;
 }
 
 /** Reductions whose backend kernel takes an elementwise prologue. */
@@ -38,7 +40,7 @@ export function planFusion(g: Graph): FusionGroup[] {
   const users = g.users();
   const pinned = new Set<number>([...g.outputs, ...g.updates.map((u) => u.value)]);
   const groupOf = new Map<number, FusionGroup>();
-  const groups: FusionGroup[] = planRows(g).map((r) => ({ kind: "rows", nodes: r.nodes, stages: r.stages }));
+  const groups: FusionGroup[] = planRows(g).map((r) => ({ kind: "rows", nodes: r.nodes, stages: r.stages, perRow: r.perRow }));
   for (const gr of groups) for (const m of gr.nodes) groupOf.set(m, gr);
 
   /** p may disappear into its only consumer n. */

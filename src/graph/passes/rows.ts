@@ -11,12 +11,15 @@
 // reduced values ([..., 1]-shaped ops: log, rsqrt, 1/s) hoists out of the element loops,
 // and only the final value is written.
 //
-// A group grows backwards from a candidate final op (elementwise, shape S = [..., L],
-// float32) over producers that are elementwise ops of shape S or [..., 1], last-axis
+// A group grows backwards from a candidate final op (elementwise, float32, of shape
+// S = [..., L]; or of shape [..., 1], elementwise or a reduction, computed from reductions of
+// rows of shape S: then the kernel writes one value per row, as logsumexp or a variance
+// needs) over producers that are elementwise ops of shape S or [..., 1], last-axis
 // reductions sum/prod/max/min of float32 values of shape S, and expands from [..., 1] to S.
 // A member whose value is needed outside the group (another user, a graph output, an
 // update) leaves it, and so, in turn, do members it reads; what leaves is computed by
-// ordinary kernels and read by the row kernel as an input. A group needs a reduction.
+// ordinary kernels and read by the row kernel as an input. A group needs a reduction (a
+// per-row one two: with one, the ordinary reduce-with-prologue kernel does the same).
 
 import { elementwisePrims, type Prim } from "../../ops/prims.js";
 import type { Graph, Node } from "../ir.js";
@@ -26,6 +29,27 @@ export interface RowGroup {
   nodes: number[];
   /** The reductions, in topological order: the kernel's stages. */
   stages: number[];
+  /** The final value has one element per row ([..., 1]: logsumexp, a variance). */
+  perRow: boolean;
+}
+
+/** For a [..., 1]-shaped value, the shape S = [..., L] of the rows it was reduced from: the
+ *  input of a last-axis reduction reached through [..., 1]-shaped elementwise ops. */
+function rowSpaceAbove(g: Graph, f: number): readonly number[] | undefined {
+  const R = g.nodes[f]!.aval.shape;
+  const seen = new Set<number>();
+  const stack = [f];
+  while (stack.length > 0) {
+    const n = g.nodes[stack.pop()!]!;
+    if (n.kind !== "op" || seen.has(n.id) || !sameShape(n.aval.shape, R)) continue;
+    seen.add(n.id);
+    if (rowReductions.has(n.prim)) {
+      const S = g.nodes[n.inputs[0]!]!.aval.shape;
+      const axes = (n.params as { axes: number[] }).axes;
+      if (S.length === R.length && axes.length === 1 && axes[0] === S.length - 1) return S;
+    } else if (elementwisePrims.has(n.prim)) stack.push(...n.inputs);
+  }
+  return undefined;
 }
 
 const rowReductions = new Set<Prim>(["sum", "prod", "max", "min"]);
@@ -40,9 +64,12 @@ export function planRows(g: Graph): RowGroup[] {
 
   for (let f = g.nodes.length - 1; f >= 0; f--) {
     const fin = g.nodes[f]!;
-    if (claimed.has(f) || fin.kind !== "op" || !elementwisePrims.has(fin.prim) || fin.aval.dtype !== "float32") continue;
-    const S = fin.aval.shape;
-    if (S.length === 0 || S[S.length - 1]! < 2) continue;
+    if (claimed.has(f) || fin.kind !== "op" || fin.aval.dtype !== "float32") continue;
+    if (!elementwisePrims.has(fin.prim) && !rowReductions.has(fin.prim)) continue; // a reduction ends a per-row group
+    const S = fin.aval.shape.at(-1) === 1 ? rowSpaceAbove(g, f) : fin.aval.shape;
+    if (!S || S.length === 0 || S[S.length - 1]! < 2) continue;
+    const perRow = S !== fin.aval.shape;
+    if (!perRow && !elementwisePrims.has(fin.prim)) continue;
     const rowShape = [...S.slice(0, -1), 1];
     const last = S.length - 1;
     const admissible = (n: Node): boolean => {
@@ -93,9 +120,10 @@ export function planRows(g: Graph): RowGroup[] {
     }
     const nodes = [...members].sort((a, b) => a - b);
     const stages = nodes.filter((m) => rowReductions.has((g.nodes[m] as Extract<Node, { kind: "op" }>).prim));
-    if (stages.length === 0) continue;
+    // A per-row result from one reduction is the ordinary reduce-with-prologue kernel.
+    if (stages.length < (perRow ? 2 : 1)) continue;
     for (const m of nodes) claimed.add(m);
-    groups.push({ nodes, stages });
+    groups.push({ nodes, stages, perRow });
   }
   return groups.reverse();
 }
