@@ -18,8 +18,8 @@
 // reductions sum/prod/max/min of float32 values of shape S, and expands from [..., 1] to S.
 // A member whose value is needed outside the group (another user, a graph output, an
 // update) leaves it, and so, in turn, do members it reads; what leaves is computed by
-// ordinary kernels and read by the row kernel as an input. A group needs a reduction (a
-// per-row one two: with one, the ordinary reduce-with-prologue kernel does the same).
+// ordinary kernels and read by the row kernel as an input. A group needs a reduction, and a
+// per-row group two (with one, the ordinary reduce-with-prologue kernel does the same).
 
 import { elementwisePrims, type Prim } from "../../ops/prims.js";
 import type { Graph, Node } from "../ir.js";
@@ -32,6 +32,10 @@ export interface RowGroup {
   /** The final value has one element per row ([..., 1]: logsumexp, a variance). */
   perRow: boolean;
 }
+
+const rowReductions = new Set<Prim>(["sum", "prod", "max", "min"]);
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** For a [..., 1]-shaped value, the shape S = [..., L] of the rows it was reduced from: the
  *  input of a last-axis reduction reached through [..., 1]-shaped elementwise ops. */
@@ -51,10 +55,6 @@ function rowSpaceAbove(g: Graph, f: number): readonly number[] | undefined {
   }
   return undefined;
 }
-
-const rowReductions = new Set<Prim>(["sum", "prod", "max", "min"]);
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 export function planRows(g: Graph): RowGroup[] {
   const users = g.users();
