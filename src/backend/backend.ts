@@ -62,6 +62,18 @@ export type ScalarExpr =
   | { readonly op: "where"; readonly cond: ScalarExpr; readonly a: ScalarExpr; readonly b: ScalarExpr; readonly dtype: DType }
   | { readonly op: "cast"; readonly x: ScalarExpr; readonly dtype: DType };
 
+/** The operands of an expression node (none for inputs and constants). */
+export function children(e: ScalarExpr): ScalarExpr[] {
+  switch (e.op) {
+    case "input": case "const": return [];
+    case "where": return [e.cond, e.a, e.b];
+    default:
+      if ("x" in e) return [e.x];
+      if ("a" in e && "b" in e) return [e.a, e.b];
+      return [];
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Kernels: the closed list a backend must run. Params are plain data.
 

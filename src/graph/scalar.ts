@@ -3,14 +3,14 @@
 // its leaves. Expressions are immutable and share subtrees (a value used twice is one
 // object), so the rewrites below memoise by object and keep that sharing.
 
-import type { ScalarExpr } from "../backend/backend.js";
+import { children, type ScalarExpr } from "../backend/backend.js";
 
 /** Whether `part` (by identity: graphs share subexpression objects) occurs in e. */
 export function containsExpr(e: ScalarExpr, part: ScalarExpr, seen = new Set<ScalarExpr>()): boolean {
   if (e === part) return true;
   if (seen.has(e)) return false;
   seen.add(e);
-  return exprChildren(e).some((c) => containsExpr(c, part, seen));
+  return children(e).some((c) => containsExpr(c, part, seen));
 }
 
 /** e with every occurrence of `part` replaced (shared subtrees stay shared). */
@@ -36,11 +36,4 @@ function rebuildExpr(e: ScalarExpr, leafOf: (x: ScalarExpr) => ScalarExpr | unde
   }
   memo.set(e, r);
   return r;
-}
-
-function exprChildren(e: ScalarExpr): ScalarExpr[] {
-  if (e.op === "where") return [e.cond, e.a, e.b];
-  if ("x" in e) return [e.x];
-  if ("a" in e) return [e.a, e.b];
-  return [];
 }

@@ -7,7 +7,7 @@
 // 0 as NumPy does, without trapping). A node referenced more than once (graph mode shares
 // subtrees) is computed once into a local.
 
-import type { DType, ScalarExpr } from "../backend.js";
+import { children, type DType, type ScalarExpr } from "../backend.js";
 import { Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
 import { MathLib } from "./math.js";
 
@@ -395,17 +395,6 @@ export class ExprGen {
     }
     if (c < 0) f.v(S.f32x4_div);
     return true;
-  }
-}
-
-export function children(e: ScalarExpr): ScalarExpr[] {
-  switch (e.op) {
-    case "input": case "const": return [];
-    case "where": return [e.cond, e.a, e.b];
-    default:
-      if ("x" in e) return [e.x];
-      if ("a" in e && "b" in e) return [e.a, e.b];
-      return [];
   }
 }
 

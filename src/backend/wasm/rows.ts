@@ -26,9 +26,9 @@
 // of each expression (stages in order, then final; see constWords in expr.ts).
 
 import type { DType, Kernel, RowStage, ScalarExpr } from "../backend.js";
-import { itemSize } from "../backend.js";
+import { children, itemSize } from "../backend.js";
 import { F32, Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
-import { children, constWords, ExprGen, exprKey } from "./expr.js";
+import { constWords, ExprGen, exprKey } from "./expr.js";
 import { collapseLayout, emitRowOffsets, laneClass, loadOne, loadVec, type CollapsedLayout, type LaneClass } from "./elementwise.js";
 import type { WasmBackendImpl } from "./index.js";
 import type { CompiledKernel } from "./runtime.js";
