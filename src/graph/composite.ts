@@ -10,27 +10,18 @@ import { setCompositeRunner } from "../core/composite.js";
 import { getBackend } from "../core/runtime.js";
 import { isCheckingNumerics, isGradEnabled, isTracing } from "../core/trace.js";
 import type { Backend } from "../backend/backend.js";
-import { Tensor } from "../tensor/tensor.js";
 import { fn, type CompiledFunction } from "./fn.js";
+import { flatten } from "./tree.js";
+import type { Tensor } from "../tensor/tensor.js";
 
 const MAX_SIGNATURES = 64;
 
 const compiled = new Map<string, { backend: Backend; f: CompiledFunction<never[], unknown> }>();
 
-/** Tensors among a composite's arguments: positional, and one level into option objects. */
-function tensorsOf(args: unknown[]): Tensor[] {
-  const out: Tensor[] = [];
-  for (const a of args) {
-    if (a instanceof Tensor) out.push(a);
-    else if (a && typeof a === "object" && !Array.isArray(a)) for (const v of Object.values(a)) if (v instanceof Tensor) out.push(v);
-  }
-  return out;
-}
-
 setCompositeRunner((name, impl, args) => {
   if (isTracing() || isCheckingNumerics()) return undefined;
   const backend = getBackend();
-  const tensors = tensorsOf(args);
+  const tensors = flatten(args).leaves; // as fn sees them
   if (tensors.length === 0 || tensors.some((t) => t.disposed || t._storage().backend !== backend)) return undefined;
   if (isGradEnabled() && tensors.some((t) => t.requiresGrad)) return undefined;
   let entry = compiled.get(name);
