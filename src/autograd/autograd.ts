@@ -76,11 +76,14 @@ function accumulateGrads(roots: Tensor[], seeds: Tensor[], createGraph: boolean)
       const node = t._node;
       const g = grads.get(t);
       if (!node || !g) continue;
-      const rule = node.vjp ? null : (rules[node.prim as Prim] as {
+      // a composite's own gradient, or the primitive's rule
+      const rule = (rules[node.prim as Prim] as {
         vjp: ((g: Tensor, xs: Tensor[], out: Tensor, p: Params<Prim>, needed?: readonly boolean[]) => (Tensor | null)[]) | null;
-      });
+      } | undefined)?.vjp;
       const custom = node.vjp;
-      const vjp = custom ? (g: Tensor) => custom(g, t) : rule!.vjp ? (g: Tensor) => rule!.vjp!(g, [...node.inputs], t, node.params as Params<Prim>, node.inputs.map((x) => x.requiresGrad)) : null;
+      const vjp = custom ? (g: Tensor) => custom(g, t)
+        : rule ? (g: Tensor) => rule(g, [...node.inputs], t, node.params as Params<Prim>, node.inputs.map((x) => x.requiresGrad))
+        : null;
       if (vjp) {
         const run = () => {
           try {
