@@ -19,7 +19,8 @@ function reduce(x: Tensor, reduction: Reduction = "mean"): Tensor {
 
 export const softmax = composite("softmax", function softmax(x: Tensor, axis: number = -1): Tensor {
   const xf = cast(x, "float32");
-  const m = max(xf, axis, { keepdims: true }).detach();
+  // (never taped: softmax has its own gradient, below)
+  const m = max(xf, axis, { keepdims: true });
   const e = exp(sub(xf, m));
   // times 1 / sum, as PyTorch's kernels: one division per row, not per element
   return mul(e, reciprocal(sum(e, axis, { keepdims: true })));
