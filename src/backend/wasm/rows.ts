@@ -111,11 +111,12 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
     paramOffset += constWords(exprs[i]!).length * 4;
   }
   const streamed = [...spec.classes.keys()].filter((k) => k > 0 && spec.classes[k] !== "z");
+  const usedBy = new Map(exprs.map((e) => [e, inputsOf(e)]));
 
   /** Loads the streamed inputs an expression reads, at q: 4 elements (vec) or one,
    *  splatted. (A wasm load may trap, so the engine keeps loads whose value is unused.) */
   const loadInputs = (vec: boolean, e: ScalarExpr) => {
-    const used = inputsOf(e);
+    const used = usedBy.get(e)!;
     for (const k of streamed) {
       if (!used.has(k - 1)) continue;
       if (vec) {
@@ -127,7 +128,7 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
   };
   /** Advances out's pointer and those of the streamed inputs an expression reads by n. */
   const advance = (n: number, e: ScalarExpr) => {
-    const used = inputsOf(e);
+    const used = usedBy.get(e)!;
     for (const k of [0, ...streamed.filter((k) => used.has(k - 1))]) {
       f.get(q[k]!).get(sb[k]!).i32(n).op(O.i32_mul).op(O.i32_add).set(q[k]!);
     }
