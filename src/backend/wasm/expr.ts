@@ -315,10 +315,9 @@ export class ExprGen {
     if (this.fma && op === "add" && dtype === "float32" && a.dtype === "float32" && b.dtype === "float32") {
       const [prod, other] = this.contractible(a) ? [a, b] : this.contractible(b) ? [b, a] : [undefined, undefined];
       if (prod && other && prod.op === "mul") {
+        // every operand is float32 (contractible and the test above): no conversions
         this.gen(prod.a);
-        coerce(f, prod.a.dtype, "float32");
         this.gen(prod.b);
-        coerce(f, prod.b.dtype, "float32");
         this.gen(other);
         f.v(S.f32x4_relaxed_madd);
         return;
