@@ -441,7 +441,8 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     // epilogues: input 0 is the product
     const { externals, leaf } = kernelInputs(group.kind === "matmul" || group.kind === "conv" ? 1 : 0, (v) => v);
     const exprOf = new Map<number, ScalarExpr>();
-    const anchor = group.kind === "reduce" ? group.nodes.at(-1)! : group.kind === "elementwise" ? -1 : group.nodes[0]!;
+    // the op the members are fused around: a reduction (the root), a product (matmul, conv)
+    const anchor = group.kind === "reduce" ? group.nodes.at(-1)! : group.kind === "elementwise" ? -1 : group.anchor!;
     for (const id of group.nodes) {
       if (id === anchor) continue;
       const n = g.nodes[id] as OpNode;

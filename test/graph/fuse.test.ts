@@ -76,6 +76,24 @@ describe("fusion planning", () => {
     expect(describeGroups(planFusion(g), prim)).toEqual(["matmul: matmul add maximum"]);
   });
 
+  it("an epilogue may take in a chain that does not read the product; the group names its anchor", () => {
+    // (1 - y*y) * (x @ w), as tanh's gradient times a product in a second-order graph:
+    // the chain 1 - y*y comes before the matmul in graph order but joins its epilogue.
+    const t = builder();
+    const x = t.input("x", f32(8, 4), 0);
+    const w = t.input("w", f32(4, 3), 1);
+    const y = t.input("y", f32(8, 3), 2);
+    const one = t.op("expand", [t.scalar(1)], f32(8, 3), { shape: [8, 3] });
+    const d = t.op("sub", [one, t.op("mul", [y, y], f32(8, 3))], f32(8, 3));
+    const mm = t.op("matmul", [x, w], f32(8, 3));
+    const out = t.op("mul", [t.op("neg", [mm], f32(8, 3)), d], f32(8, 3));
+    const g = t.b.build([out]);
+    const prim = (id: number) => (g.nodes[id] as { prim: string }).prim;
+    const groups = planFusion(g);
+    expect(describeGroups(groups, prim)).toEqual(["matmul: mul sub matmul neg mul"]);
+    expect(groups[0]!.anchor).toBe(mm);
+  });
+
   /** softmax over the last axis of x [8, 16]: max, exp(x - max), sum, divide. */
   function softmaxGraph(extraOutput: "none" | "max" | "exp") {
     const t = builder();

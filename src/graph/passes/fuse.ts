@@ -10,7 +10,11 @@
 //                 epilogue as one in-place pass over the output (no intermediate buffers)
 // A producer joins its consumer's group when the consumer is its only user, the two have
 // the same shape (an elementwise consumer) or the producer is the reduction's input, and
-// the producer's value is needed nowhere else (not an output, not an update). Broadcasts
+// the producer's value is needed nowhere else (not an output, not an update). A matmul or
+// conv group's epilogue may also take in elementwise chains that do not read the product
+// (the gradient of tanh, 1 - y*y, joins a conv2d's group through the product's consumer):
+// those members precede the anchor in graph order, so a group names its anchor rather than
+// relying on position. Broadcasts
 // reach fused kernels as strided views (expand is a view op, never in a group), so
 // `x * expand(b)` fuses with b read through a zero-stride view.
 //
@@ -27,6 +31,9 @@ export interface FusionGroup {
   kind: GroupKind;
   /** Member op ids in topological order; the last one is the root. */
   nodes: number[];
+  /** matmul and conv groups: the product op, whose output is the epilogue's input 0. It need
+   *  not be the first member (members that do not read it may come before it). */
+  anchor?: number;
   /** rows groups: the reductions, in order (the kernel's stages), and whether the result
    *  has one value per row. */
   stages?: number[];
@@ -64,7 +71,7 @@ export function planFusion(g: Graph): FusionGroup[] {
         const anchored = (k: GroupKind) => k === "matmul" || k === "conv";
         if (anchored(pg.kind) && anchored(group.kind)) continue; // one anchor per group
         if (anchored(pg.kind) && n.aval.dtype !== "float32") continue; // epilogues stay float32
-        if (anchored(pg.kind)) group = { kind: pg.kind, nodes: [...pg.nodes, ...group.nodes] };
+        if (anchored(pg.kind)) group = { kind: pg.kind, nodes: [...pg.nodes, ...group.nodes], anchor: pg.anchor };
         else group.nodes.push(...pg.nodes);
         groups.splice(groups.indexOf(pg), 1);
       }
@@ -83,7 +90,7 @@ export function planFusion(g: Graph): FusionGroup[] {
       for (const m of group.nodes) groupOf.set(m, group);
       groups.push(group);
     } else if (n.prim === "matmul" || n.prim === "conv2d") {
-      const group: FusionGroup = { kind: n.prim === "matmul" ? "matmul" : "conv", nodes: [n.id] };
+      const group: FusionGroup = { kind: n.prim === "matmul" ? "matmul" : "conv", nodes: [n.id], anchor: n.id };
       groupOf.set(n.id, group);
       groups.push(group);
     }
