@@ -37,6 +37,19 @@ export interface Trace {
   /** Graph traces note the random blocks a generator handed out, so that each run of the
    *  compiled graph draws fresh numbers from it, as eager calls would. */
   noteRandom?(generator: { counter: number; readonly key: readonly number[] }, counter: number, blocks: number): void;
+  /** Graph traces collect guards: facts outside the traced function's arguments that the
+   *  trace read and baked into the graph; a compiled program runs only while all hold. */
+  addGuard?(what: string, holds: () => boolean): void;
+}
+
+/**
+ * Declares that the code being traced read state that is not an argument (a module's
+ * training flag, an optimizer's hyperparameters): `holds()` must stay true for the traced
+ * program to be valid, and tb.fn traces anew when it does not. Eagerly: does nothing.
+ */
+export function guard(what: string, holds: () => boolean): void {
+  const t = currentTrace();
+  if (t.addGuard) t.addGuard(what, holds);
 }
 
 /** Runs fn with the active trace's ops tagged as `phase` (eagerly: just runs fn). */

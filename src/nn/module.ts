@@ -15,12 +15,16 @@
 // root module, and every parameters()/namedParameters()/stateDict(), names the tree: each
 // child's scope becomes its attribute name and each Variable's name its dotted path
 // ("layer1.weight"), which graph diagrams show.
+//
+// A module called while tb.fn traces declares a guard on its settings (`training` and its
+// own number, string and boolean fields and number arrays: dropout p, eps, kernel sizes),
+// so a compiled function traced in training mode is traced again after model.eval().
 
 import { inspect } from "node:util";
 import { Tensor } from "../tensor/tensor.js";
 import { Variable } from "../graph/variable.js";
 import { nameScope } from "../graph/scope.js";
-import { withGrad } from "../core/trace.js";
+import { guard, isTracing, withGrad } from "../core/trace.js";
 import { fmtShape } from "../tensor/shape.js";
 import { displaySymbol, type MimeBundle } from "../display/protocol.js";
 
@@ -317,8 +321,25 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 /** Any module, whatever its call signature. */
 export type AnyModule = Module<never[], unknown>;
 
+/** The settings a traced call of m reads: `training` and its own plain fields. */
+function settingsOf(m: object): unknown[] {
+  const out: unknown[] = [(m as { training: boolean }).training];
+  for (const [k, v] of Object.entries(m)) {
+    if (typeof v === "number" || typeof v === "string" || typeof v === "boolean" || v === null) out.push(k, v);
+    else if (Array.isArray(v) && v.every((x) => typeof x === "number")) out.push(k, v.join(","));
+  }
+  return out;
+}
+
 function callModule<I extends unknown[], O>(m: Module<I, O>, args: I): O {
   if (!m._named) m.nameTree();
+  if (isTracing()) {
+    const seen = settingsOf(m);
+    guard(`settings of ${m.constructor.name} ${m._scopeName ?? ""} (training mode and options)`, () => {
+      const now = settingsOf(m);
+      return now.length === seen.length && now.every((v, i) => v === seen[i]);
+    });
+  }
   const done = recorder ? recorder(m as unknown as AnyModule, callDepth) : null;
   callDepth++;
   try {

@@ -14,7 +14,7 @@
 
 import { Tensor } from "../tensor/tensor.js";
 import { Variable } from "../graph/variable.js";
-import { currentTrace, inPhase, withGrad } from "../core/trace.js";
+import { currentTrace, guard, inPhase, withGrad } from "../core/trace.js";
 import { fn, type CompiledFunction } from "../graph/fn.js";
 import { add, div, eq, maximum, mul, pow, sqrt, sub, where } from "../ops/elementwise.js";
 import { fmtShape } from "../tensor/shape.js";
@@ -126,6 +126,12 @@ export abstract class Optimizer<H extends { lr: number }> {
 
   /** Applies one update to every parameter that has a gradient. */
   step(): void {
+    // Traced: the plain hyperparameters and the groups are baked into the graph.
+    if (currentTrace().name !== "eager") {
+      const groups = this.paramGroups.map((g) => `${plainHypers(g)};${g.params.length}`).join("|");
+      guard(`${this.constructor.name} hyperparameters and parameter groups`, () =>
+        this.paramGroups.map((g) => `${plainHypers(g)};${g.params.length}`).join("|") === groups);
+    }
     inPhase("update", () =>
       withGrad(false, () => {
         for (const group of this.paramGroups) {

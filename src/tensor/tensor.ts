@@ -22,6 +22,26 @@ export type TensorLike = Tensor | number | boolean;
 /** Nested arrays as returned by tolist(). */
 export type NestedList = number | boolean | NestedList[];
 
+/** Tensors made so far: each tensor's `_serial` is its rank in this count. */
+let created = 0;
+
+/** @internal How many tensors have been made (graph traces tell captured tensors, made
+ *  before the trace began, from tensors made while tracing). */
+export function tensorsCreated(): number {
+  return created;
+}
+
+/** Told of every read and write of a tensor's .grad while set (a graph trace is running). */
+type GradAccess = (t: Tensor, write: boolean) => void;
+let gradAccess: GradAccess | null = null;
+
+/** @internal Sets the .grad observer; returns the previous one (to restore). */
+export function observeGradAccess(f: GradAccess | null): GradAccess | null {
+  const prev = gradAccess;
+  gradAccess = f;
+  return prev;
+}
+
 export class Tensor {
   readonly shape: number[];
   readonly dtype: DType;
@@ -29,8 +49,10 @@ export class Tensor {
   _node: TapeNode | null;
   /** Payload of a graph trace for abstract tensors (undefined in eager mode). */
   _payload: unknown;
-  /** Accumulated gradient after backward(). */
-  grad: Tensor | null = null;
+  /** @internal Creation order (see tensorsCreated). */
+  readonly _serial = created++;
+  /** @internal The gradient, without telling an observer (see grad). */
+  _grad: Tensor | null = null;
   /** Kept alive past the end of a scope (gradients stored on leaves). */
   _escaped = false;
   private _leafRequiresGrad = false;
@@ -100,6 +122,16 @@ export class Tensor {
     // shifted slice) goes through a fresh buffer first.
     if (value._view().buffer === dst.buffer) value = o.copyOf(value);
     this._storage().backend.dispatch({ kind: "copy", input: value._view(), out: dst });
+  }
+
+  /** Accumulated gradient after backward() (null until then, or after zeroGrad). */
+  get grad(): Tensor | null {
+    if (gradAccess !== null) gradAccess(this, false);
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    if (gradAccess !== null) gradAccess(this, true);
+    this._grad = g;
   }
 
   get size(): number {
