@@ -70,6 +70,7 @@ console.log("ops:      ", forward.ops.map((n) => n.prim).join(", "));
 const w = tb.variable(tb.zeros([3, 1]), { name: "w" });
 const b = tb.variable(tb.zeros([1]), { name: "b" });
 function regressionStep(xb: tb.Tensor, target: tb.Tensor): tb.Tensor {
+  w.zeroGrad(); b.zeroGrad();   // backward() adds into .grad, as in PyTorch: clear it first
   const loss = tb.mseLoss(xb.matmul(w).add(b), target);
   loss.backward();
   for (const p of [w, b]) p.assign(p.sub(p.grad!.mul(0.1)));
