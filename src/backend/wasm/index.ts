@@ -6,6 +6,10 @@
 // copy (elementwise.ts), matmul (matmul.ts), reductions and cumsum (reduce.ts), conv2d and
 // its gradients, pooling, gather and scatterAdd (nn.ts); random numbers come from the shared
 // Philox generator (src/random/philox.ts).
+//
+// Each entry of the Backend contract (allocate, free, read, write, dispatch) first calls
+// settleDispatch() (pool.ts): after an interrupt stopped the calling thread inside a
+// parallel kernel, the workers of that kernel finish before anything else touches memory.
 
 import type { AnyTypedArray, Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend.js";
 import { itemSize } from "../backend.js";
@@ -20,11 +24,12 @@ import { OutOfMemoryError } from "./memory.js";
 import { buildTranspose, transposeDescriptor, TRANSPOSE_ROWS_PER_UNIT } from "./transpose.js";
 import { philoxFill } from "../../random/philox.js";
 import { Runtime } from "./runtime.js";
+import { settleDispatch } from "./pool.js";
 import { dispatchCumsum, dispatchReduce } from "./reduce.js";
 import { dispatchRows } from "./rows.js";
 import { dispatchNN } from "./nn.js";
 
-export { OutOfMemoryError, contiguousStrides, isContiguous };
+export { OutOfMemoryError, contiguousStrides, isContiguous, settleDispatch };
 
 export interface WasmBackendOptions {
   /** Threads for large kernels, including the calling thread (default: available cores). */
@@ -85,6 +90,7 @@ class WasmBackendImpl implements WasmBackend {
   terminate(): Promise<void> { return this.rt.terminate(); }
 
   allocate(bytes: number): Buffer {
+    settleDispatch();
     const addr = this.rt.heap.alloc(bytes);
     const id = this.nextId++;
     this.addrs.set(id, addr);
@@ -92,10 +98,12 @@ class WasmBackendImpl implements WasmBackend {
   }
 
   free(buffer: Buffer): void {
+    settleDispatch();
     const addr = this.addrs.get(buffer.id);
     if (addr === undefined) throw new Error(`wasm backend: free of unknown or already freed buffer ${buffer.id}`);
-    this.addrs.delete(buffer.id);
+    // heap first: an interrupt between the two then leaves a stale id, not a lost block
     this.rt.heap.free(addr);
+    this.addrs.delete(buffer.id);
   }
 
   /** Byte address of a buffer. */
@@ -111,6 +119,7 @@ class WasmBackendImpl implements WasmBackend {
   }
 
   read(buffer: Buffer, dtype: DType, offset: number, count: number): AnyTypedArray {
+    settleDispatch();
     const start = this.addr(buffer) + offset * itemSize[dtype];
     checkRange("read", buffer, start - this.addr(buffer), count * itemSize[dtype]);
     const mem = this.rt.heap.memory.buffer;
@@ -120,6 +129,7 @@ class WasmBackendImpl implements WasmBackend {
   }
 
   write(buffer: Buffer, dtype: DType, offset: number, data: AnyTypedArray): void {
+    settleDispatch();
     const start = this.addr(buffer) + offset * itemSize[dtype];
     checkRange("write", buffer, start - this.addr(buffer), data.length * itemSize[dtype]);
     const mem = this.rt.heap.memory.buffer;
@@ -128,6 +138,7 @@ class WasmBackendImpl implements WasmBackend {
   }
 
   dispatch(k: Kernel): void {
+    settleDispatch();
     switch (k.kind) {
       case "elementwise":
         this.elementwise(k.expr, k.inputs, k.out);

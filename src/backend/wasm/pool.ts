@@ -15,6 +15,18 @@
 // each worker; a worker drains its port with receiveMessageOnPort when it meets a module
 // id it has not instantiated. Workers are unref'd, so an idle pool never keeps the process
 // alive.
+//
+// An abandoned dispatch: an interrupt (vm's breakOnSigint, which terminates the calling
+// thread's JavaScript without running catch or finally blocks) can stop the calling thread
+// inside run/runChunks while workers still run their tasks and write into the shared
+// memory; the next dispatch would then reset DONE and NEXT under them, and the buffers of
+// the interrupted call could be freed and reused while being written (seen: a matmul after
+// an interrupted 2-thread matmul loop gave different bits in 3 of 5 trials). So a dispatch
+// marks itself in flight before posting and clears the mark when waitDone returns, and
+// every entry to the backend calls settleDispatch() first: one load and compare when no
+// dispatch was abandoned; otherwise it stops chunked work from claiming more chunks and
+// waits until each worker's FIN word equals its generation word (every task posted, per
+// the control block itself, has finished), whatever the caller's JavaScript got to record.
 
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { WasmMemory, WasmModule } from "./api.js";
@@ -28,8 +40,14 @@ const GEN0 = DONE + 16;
 const SLOT0 = GEN0 + 4;
 /** Control words per worker: generation word, then the 6-word task slot
  *  [module, desc, start, end, tid, 0] or, for chunks claimed dynamically,
- *  [module, desc, units, chunk, tid, 1]. */
+ *  [module, desc, units, chunk, tid, 1], then FIN: the generation of the last task the
+ *  worker finished (equal to the generation word when the worker is idle). */
 const STRIDE = 16;
+/** Offset of FIN in a worker's task slot. */
+const FIN = 6;
+/** NEXT value that hands out no more chunks (far below 2^31, so the workers' last
+ *  increments cannot wrap it). */
+const STOP = 1 << 30;
 const MAX_WORKERS = 255;
 /** How long an idle worker spins before sleeping (see the header). */
 const SPIN_MS = 2;
@@ -76,6 +94,7 @@ for (;;) {
     process._rawDebug("wasm backend worker " + w + ": " + (e && e.stack || e));
     Atomics.store(ctl, ${ERR}, 1);
   }
+  Atomics.store(ctl, SLOT + ${FIN}, g);
   Atomics.add(ctl, ${DONE}, 1);
   Atomics.notify(ctl, ${DONE});
 }
@@ -92,6 +111,19 @@ export interface Task {
   desc: number;
   start: number;
   end: number;
+}
+
+/** The pool whose last dispatch the calling thread left before its workers were done (see
+ *  the header), else undefined. At most one: every dispatch settles the previous first. */
+let inFlight: Pool | undefined;
+
+/**
+ * Waits for the workers of a dispatch the calling thread abandoned (an interrupt stopped it
+ * inside run/runChunks), so that nothing else writes the shared memory. Call before any
+ * access to a pool's memory; costs one load and compare when nothing was abandoned.
+ */
+export function settleDispatch(): void {
+  if (inFlight !== undefined) inFlight.finishAbandoned();
 }
 
 export class Pool {
@@ -118,10 +150,12 @@ export class Pool {
       local(tasks[0]!.desc, tasks[0]!.start, tasks[0]!.end, 0);
       return;
     }
+    settleDispatch();
     this.ensureWorkers(n);
     const ctl = this.ctl;
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, ERR, 0);
+    inFlight = this;
     for (let w = 0; w < n; w++) {
       const t = tasks[w + 1]!;
       this.post(w, moduleId, t.desc, t.start, t.end, 0);
@@ -133,6 +167,7 @@ export class Pool {
       error = e;
     }
     this.waitDone(n);
+    inFlight = undefined;
     if (error !== undefined) throw error;
     if (Atomics.load(ctl, ERR) !== 0) throw new Error("wasm backend: a kernel trapped in a worker thread");
   }
@@ -143,11 +178,13 @@ export class Pool {
    *  are fixed by (units, chunk), so results do not depend on which thread ran which. */
   runChunks(moduleId: number, local: (desc: number, start: number, end: number, tid: number) => void, desc: number, units: number, chunk: number, workers: number): void {
     if (workers > MAX_WORKERS) throw new Error(`wasm backend: at most ${MAX_WORKERS + 1} threads`);
+    settleDispatch();
     this.ensureWorkers(workers);
     const ctl = this.ctl;
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, ERR, 0);
     Atomics.store(ctl, NEXT, 0);
+    inFlight = this;
     for (let w = 0; w < workers; w++) this.post(w, moduleId, desc, units, chunk, 1);
     let error: unknown;
     try {
@@ -159,6 +196,7 @@ export class Pool {
       Atomics.store(ctl, NEXT, Math.ceil(units / chunk)); // let the workers stop early
     }
     this.waitDone(workers);
+    inFlight = undefined;
     if (error !== undefined) throw error;
     if (Atomics.load(ctl, ERR) !== 0) throw new Error("wasm backend: a kernel trapped in a worker thread");
   }
@@ -188,6 +226,25 @@ export class Pool {
     }
   }
 
+  /** Ends an abandoned dispatch: no more chunks are handed out, then each worker's FIN
+   *  must reach its generation word. A worker holding a static task finishes it (at most
+   *  one thread's share of one kernel). Idempotent; clears the in-flight mark last, so an
+   *  interrupt of this wait leaves the dispatch marked and the next entry waits again. */
+  finishAbandoned(): void {
+    const ctl = this.ctl;
+    Atomics.store(ctl, NEXT, STOP);
+    for (let w = 0; w < this.workers.length; w++) {
+      const gen = GEN0 + STRIDE * w, fin = SLOT0 + STRIDE * w + FIN;
+      for (;;) {
+        const done = Atomics.load(ctl, DONE);
+        if (Atomics.load(ctl, fin) === Atomics.load(ctl, gen)) break;
+        // workers bump DONE and notify after writing FIN: this wakes on any finish
+        Atomics.wait(ctl, DONE, done, 20);
+      }
+    }
+    if (inFlight === this) inFlight = undefined;
+  }
+
   private sendModules(pw: PoolWorker): void {
     while (pw.sentModules < this.modules.length) {
       pw.port.postMessage({ id: pw.sentModules, module: this.modules[pw.sentModules] });
@@ -199,9 +256,12 @@ export class Pool {
     while (this.workers.length < n) {
       const { port1, port2 } = new MessageChannel();
       const w = this.workers.length;
+      const gen0 = Atomics.load(this.ctl, GEN0 + STRIDE * w);
+      // a worker of this index stopped by terminate() may have left FIN behind its generation
+      Atomics.store(this.ctl, SLOT0 + STRIDE * w + FIN, gen0);
       const worker = new Worker(workerSource, {
         eval: true,
-        workerData: { memory: this.memory, port: port2, w, gen0: Atomics.load(this.ctl, GEN0 + STRIDE * w) },
+        workerData: { memory: this.memory, port: port2, w, gen0 },
         transferList: [port2],
       });
       worker.unref();
