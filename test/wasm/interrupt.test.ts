@@ -3,14 +3,15 @@
 // and write into the shared memory. The next entry to the backend must wait for them
 // (pool.ts, settleDispatch): the kernels run after an interrupt give the same bits as
 // before it, also when they reuse the interrupted kernel's buffers, for GEMM (static tasks)
-// and elementwise work (chunks claimed dynamically).
+// and elementwise work (chunks claimed dynamically). Recovery (recoverDispatch, which the
+// library's interrupt hook calls) also frees the temporaries the terminated dispatch held.
 
 import { createHash } from "node:crypto";
 import { runInThisContext } from "node:vm";
 import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { View } from "../../src/backend/backend.js";
-import { createWasmBackend } from "../../src/backend/wasm/index.js";
+import { createWasmBackend, recoverDispatch } from "../../src/backend/wasm/index.js";
 import { download, empty, inp, randn, upload } from "./helpers.js";
 
 // Outside a breakOnSigint run a SIGINT would end the process: keep it, as the kernel does.
@@ -45,7 +46,7 @@ async function interrupted<T>(code: string, delayMs: number, after: () => T): Pr
 const bitsOf = (d: ArrayLike<number>) => createHash("sha256").update(new Float32Array(d as Float32Array)).digest("hex");
 
 describe("wasm backend after an interrupt inside a parallel kernel", () => {
-  it("gives the same bits, reusing the interrupted kernels' buffers, 12 times", async () => {
+  it("gives the same bits, reusing the interrupted kernels' buffers, 12 times; recovery frees the temporaries", async () => {
     const be = createWasmBackend({ threads: 2 });
     // kernels long enough (tens of ms) that the workers are still at it after the interrupt
     const N = 1500, n = 1 << 23;
@@ -69,21 +70,27 @@ describe("wasm backend after an interrupt inside a parallel kernel", () => {
       return { gemm, ew };
     };
     const reference = compute();
+    const base = be.bytesInUse(); // the inputs and the descriptor scratch
     const g = globalThis as { interruptTest?: unknown };
     const loops = [
       "{ const { be, b, p } = globalThis.interruptTest; for (;;) be.dispatch({ kind: 'matmul', a: b, b, out: p }); }",
       "{ const { be, y, q, expr } = globalThis.interruptTest; for (;;) be.dispatch({ kind: 'elementwise', expr, inputs: [y], out: q }); }",
     ];
     for (let trial = 0; trial < 12; trial++) {
-      // each trial's outputs are freed right after the interrupt, so compute() reuses them
+      // each trial's outputs are freed right after the interrupt, so compute() reuses them;
+      // every other pair of trials runs recovery first, the others rely on the settle at
+      // each backend entry (and leave the terminated dispatch's temporaries, which the next
+      // recovery frees: no buffer owns them)
+      const recovering = (trial >> 1) % 2 === 0;
       const p: View = empty(be, [N, N]), q: View = empty(be, [n]);
       g.interruptTest = { be, b, y, p, q, expr };
       const after = await interrupted(loops[trial % 2]!, 20 + ((trial * 37) % 150), () => {
+        if (recovering) recoverDispatch();
         be.free(p.buffer);
         be.free(q.buffer);
-        return compute();
+        return { bytes: be.bytesInUse(), ...compute() };
       });
-      expect(after, `trial ${trial}`).toEqual(reference);
+      expect({ ...after, bytes: recovering ? after.bytes : base }, `trial ${trial}`).toEqual({ ...reference, bytes: base });
     }
     delete g.interruptTest;
     await be.terminate();

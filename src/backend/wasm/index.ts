@@ -10,6 +10,9 @@
 // Each entry of the Backend contract (allocate, free, read, write, dispatch) first calls
 // settleDispatch() (pool.ts): after an interrupt stopped the calling thread inside a
 // parallel kernel, the workers of that kernel finish before anything else touches memory.
+// A dispatch frees its temporaries (GEMM tables and packing scratch, transposed copies) in
+// finally blocks, which an interrupt skips; so the dispatch in progress is marked, and
+// recovery after an interrupt (recoverDispatch) frees what a terminated one left.
 
 import type { AnyTypedArray, Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend.js";
 import { itemSize } from "../backend.js";
@@ -30,6 +33,22 @@ import { dispatchRows } from "./rows.js";
 import { dispatchNN } from "./nn.js";
 
 export { OutOfMemoryError, contiguousStrides, isContiguous, settleDispatch };
+
+/** The backend whose dispatch is in progress (still set afterwards only if an interrupt
+ *  terminated it: the dispatch clears it in a finally block). */
+let dispatching: WasmBackendImpl | undefined;
+
+/**
+ * Recovery after an interrupt that may have terminated the calling thread inside a
+ * dispatch (core/interrupt.ts): waits for the pool's workers, then frees the temporaries
+ * of the terminated dispatch. Call only when no backend call is in progress.
+ */
+export function recoverDispatch(): void {
+  settleDispatch();
+  const be = dispatching;
+  dispatching = undefined;
+  be?.freeAbandonedTemps();
+}
 
 export interface WasmBackendOptions {
   /** Threads for large kernels, including the calling thread (default: available cores). */
@@ -69,6 +88,8 @@ class WasmBackendImpl implements WasmBackend {
   readonly rt: Runtime;
   private nextId = 1;
   private readonly addrs = new Map<number, number>();
+  /** First buffer id the dispatch in progress may allocate (its temporaries). */
+  private firstTempId = 1;
   private readonly gemmCfg: GemmConfig;
   /** Upper bound on columns per GEMM work unit (keeps the packed B block in L2). */
   private readonly maxNC: number;
@@ -139,6 +160,33 @@ class WasmBackendImpl implements WasmBackend {
 
   dispatch(k: Kernel): void {
     settleDispatch();
+    dispatching = this;
+    this.firstTempId = this.nextId;
+    try {
+      this.route(k);
+    } finally {
+      dispatching = undefined;
+    }
+  }
+
+  /** Frees what a dispatch terminated by an interrupt allocated for itself: buffers from
+   *  firstTempId on (nothing else allocates while a dispatch runs) and heap blocks that no
+   *  buffer and not the descriptor scratch own (GEMM tables and scratch, reduce partials). */
+  freeAbandonedTemps(): void {
+    const heap = this.rt.heap;
+    const lost = new Set<number>();
+    for (const [id, addr] of this.addrs) {
+      if (id < this.firstTempId) continue;
+      this.addrs.delete(id);
+      lost.add(addr);
+    }
+    const owned = new Set(this.addrs.values());
+    owned.add(this.rt.descriptorBlock);
+    for (const addr of heap.liveBlocks()) if (!owned.has(addr)) lost.add(addr);
+    for (const addr of lost) if (heap.isLive(addr) && !owned.has(addr)) heap.free(addr);
+  }
+
+  private route(k: Kernel): void {
     switch (k.kind) {
       case "elementwise":
         this.elementwise(k.expr, k.inputs, k.out);

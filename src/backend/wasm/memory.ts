@@ -3,7 +3,8 @@
 //
 // Layout of the memory (byte addresses):
 //   [0, 64)                 null page: address 0 is never a valid buffer
-//   [64, CONTROL_BYTES)     thread-pool control block (see pool.ts)
+//   [64, KERNEL_WORDS)      thread-pool control block (see pool.ts)
+//   [KERNEL_WORDS, CONTROL_BYTES)  words generated kernels share (see reserved.ts)
 //   [CONTROL_BYTES, top)    blocks handed out by the allocator, bump-allocated
 // Freed blocks go on a free list keyed by their size class and are reused exactly; the
 // top only moves up. Size classes: multiples of 64 bytes up to 4 KiB, then 8 classes per
@@ -16,6 +17,8 @@ export const PAGE = 65536;
 export const ALIGN = 64;
 /** Bytes reserved at the bottom of memory for the null page and the pool control block. */
 export const CONTROL_BYTES = 64 * 1024;
+/** Byte address of the last KiB of the control area, which kernels share (reserved.ts). */
+export const KERNEL_WORDS = CONTROL_BYTES - 1024;
 
 export class OutOfMemoryError extends Error {
   override name = "OutOfMemoryError";
@@ -89,6 +92,16 @@ export class Heap {
     let list = this.freeLists.get(size);
     if (!list) this.freeLists.set(size, (list = []));
     list.push(addr);
+  }
+
+  /** Addresses of the live blocks. */
+  liveBlocks(): number[] {
+    return [...this.live.keys()];
+  }
+
+  /** Whether `addr` is a live block. */
+  isLive(addr: number): boolean {
+    return this.live.has(addr);
   }
 
   /** Bytes held by live blocks (class sizes, so what the heap really spends on them). */

@@ -12,6 +12,7 @@ import { wasmApi, type WasmModule } from "./api.js";
 import { Fn, ModuleBuilder, S, V128 } from "./emit.js";
 import { Heap } from "./memory.js";
 import { Pool, type Task } from "./pool.js";
+import { initReserved } from "./reserved.js";
 
 export type RunFn = (desc: number, start: number, end: number, tid: number) => void;
 
@@ -45,6 +46,7 @@ export class Runtime {
 
   constructor(options: { threads?: number; maximumBytes?: number; relaxedSimd?: boolean } = {}) {
     this.heap = new Heap({ maximumBytes: options.maximumBytes });
+    initReserved(this.heap.i32());
     this.relaxed = options.relaxedSimd ?? detectRelaxedSimd();
     this.nThreads = options.threads ?? availableParallelism();
     this.setThreads(this.nThreads);
@@ -100,11 +102,21 @@ export class Runtime {
    *  next call (dispatches are sequential on the calling thread). */
   descriptor(words: ArrayLike<number>): number {
     if (words.length > this.descWords) {
-      if (this.descAddr) this.heap.free(this.descAddr);
-      this.descWords = Math.max(256, words.length);
-      this.descAddr = this.heap.alloc(this.descWords * 4);
+      // new block first, fields next, old block last: an interrupt at any call here leaves
+      // the fields describing a live block (at worst the old one is lost; see index.ts)
+      const n = Math.max(256, words.length);
+      const addr = this.heap.alloc(n * 4);
+      const old = this.descAddr;
+      this.descAddr = addr;
+      this.descWords = n;
+      if (old) this.heap.free(old);
     }
     this.heap.i32().set(words, this.descAddr / 4);
+    return this.descAddr;
+  }
+
+  /** The heap block holding descriptors (0 before the first), which outlives dispatches. */
+  get descriptorBlock(): number {
     return this.descAddr;
   }
 
