@@ -23,8 +23,8 @@ export {
   rand, randn, randint, bernoulli, seed,
   // elementwise
   cast, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, reciprocal, sin, cos, tanh,
-  sigmoid, erf, floor, ceil, round, square, clip, clip as clamp, relu, leakyRelu, elu, gelu, silu,
-  softplus, logSigmoid, hardtanh, add, sub, mul, div, pow, maximum, minimum, mod, floorDiv,
+  sigmoid, erf, floor, ceil, round, square, clip, clip as clamp, relu, relu6, leakyRelu, elu, selu, celu,
+  gelu, silu, softplus, logSigmoid, hardtanh, add, sub, mul, div, pow, maximum, minimum, mod, floorDiv,
   atan2, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalNot, logicalXor, where,
   isnan, isinf, isFiniteT as isfinite, resultDtype,
   // reductions

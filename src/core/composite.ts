@@ -15,6 +15,9 @@
 // and JAX's a custom JVP: the tape then records one node for it, whose backward reads only
 // its output (softmax: y * (g - sum(g * y))), so even a taped call runs its forward
 // compiled, and in a traced training step forward and backward each fuse into a row kernel.
+// Own gradients also carry conventions at kinks that the primitives' rules cannot: relu'(0)
+// is 0 and clamp's gradient is 1 at its bounds (PyTorch's choices), whereas maximum's rule
+// splits a tie evenly between its operands.
 
 import { Tensor as TensorClass, type Tensor } from "../tensor/tensor.js";
 import { isGradEnabled, withGrad } from "./trace.js";
@@ -32,8 +35,20 @@ export function setCompositeRunner(r: CompositeRunner | undefined): void {
  *  of its output `out` (written with tensor ops, so grad of grad works). */
 export type CompositeGradient<A extends unknown[]> = (g: Tensor, out: Tensor, args: A) => Tensor;
 
-export function composite<A extends unknown[]>(name: string, impl: (...args: A) => Tensor, gradient?: CompositeGradient<A>): (...args: A) => Tensor {
-  const forward = (args: A): Tensor => runner?.(name, impl as (...a: never[]) => unknown, args) ?? impl(...args);
+export interface CompositeOptions {
+  /** false: eager calls run primitive by primitive, never compiled. For composites of one or
+   *  two primitives (relu, clip) that exist only to bring their own gradient: a compiled call
+   *  would cost more in dispatch than it saves in kernels. Default true. */
+  compile?: boolean;
+}
+
+/** Wraps a composite op: eager calls run compiled (unless options.compile is false), and
+ *  with `gradient` a taped call is one tape node whose backward applies it. */
+export function composite<A extends unknown[]>(
+  name: string, impl: (...args: A) => Tensor, gradient?: CompositeGradient<A>, options: CompositeOptions = {},
+): (...args: A) => Tensor {
+  const compiled = options.compile ?? true;
+  const forward = (args: A): Tensor => (compiled ? runner?.(name, impl as (...a: never[]) => unknown, args) : undefined) ?? impl(...args);
   const run = (...args: A): Tensor => {
     const x = args[0];
     // With its own gradient, the composite is one tape node over its first argument: its

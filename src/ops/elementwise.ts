@@ -12,6 +12,7 @@ import { Tensor, type TensorLike } from "../tensor/tensor.js";
 import { broadcastShapes, promoteTypes, shapesEqual } from "../tensor/shape.js";
 import type { UnaryPrim } from "./prims.js";
 import { composite } from "../core/composite.js";
+import { checkChoice, checkOptions } from "./options.js";
 
 function scalarDtype(v: number | boolean): DType {
   return typeof v === "boolean" ? "bool" : Number.isInteger(v) ? "int32" : "float32";
@@ -135,27 +136,67 @@ export function square(x: Tensor): Tensor {
   return mul(x, x);
 }
 
-export function clip(x: Tensor, min?: number | null, max?: number | null): Tensor {
+/** clamp(x, min, max) (alias tb.clamp): max(min(x, max), min), NaN kept. Its gradient is 1
+ *  where min <= x <= max, bounds included, and 0 at NaN (PyTorch's clamp). */
+export const clip = composite("clip", function clip(x: Tensor, min?: number | null, max?: number | null): Tensor {
   let y = x;
   if (min !== undefined && min !== null) y = maximum(y, min);
   if (max !== undefined && max !== null) y = minimum(y, max);
   return y === x ? bind("copy", [x], {}) : y;
-}
+}, (g, _y, [x, min, max]) => {
+  const hasMin = min !== undefined && min !== null;
+  const hasMax = max !== undefined && max !== null;
+  if (!hasMin && !hasMax) return g;
+  const lo = () => ge(x, min as number);
+  const hi = () => le(x, max as number);
+  const inside = hasMin && hasMax ? logicalAnd(lo(), hi()) : hasMin ? lo() : hi();
+  return where(inside, g, 0);
+}, { compile: false });
 
-export function relu(x: Tensor): Tensor {
+/** max(x, 0). Its gradient is 0 at x = 0 and passes through NaN (PyTorch's relu). */
+export const relu = composite("relu", function relu(x: Tensor): Tensor {
   return maximum(x, 0);
-}
+}, (g, y) => where(le(y, 0), 0, g), { compile: false });
 
+/** x where x > 0, else negativeSlope * x (the gradient at 0 is negativeSlope, as PyTorch). */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return where(gt(x, 0), x, mul(x, negativeSlope));
 }
 
+/** alpha * (exp(x) - 1) on the branch x <= 0, given only x <= 0 (so its gradient there,
+ *  alpha * exp(x), is exact at 0 and no overflowing exp meets a zero gradient). */
+function negativeBranch(x: Tensor, positive: Tensor, alpha: number, inputScale = 1): Tensor {
+  const xn = where(positive, 0, x);
+  return mul(expm1(inputScale === 1 ? xn : mul(xn, inputScale)), alpha);
+}
+
+/** x where x > 0, else alpha * (exp(x) - 1). elu'(0) = alpha (PyTorch takes the negative
+ *  branch at 0). */
 export function elu(x: Tensor, alpha = 1): Tensor {
-  return where(gt(x, 0), x, mul(expm1(minimum(x, 0)), alpha));
+  const positive = gt(x, 0);
+  return where(positive, x, negativeBranch(x, positive, alpha));
+}
+
+const seluAlpha = 1.6732632423543772848170429916717;
+const seluScale = 1.0507009873554804934193349852946;
+
+/** scale * elu(x, alpha) with PyTorch's constants; selu'(0) = scale * alpha. */
+export function selu(x: Tensor): Tensor {
+  const positive = gt(x, 0);
+  return where(positive, mul(x, seluScale), negativeBranch(x, positive, seluAlpha * seluScale));
+}
+
+/** x where x > 0, else alpha * (exp(x / alpha) - 1); celu'(0) = 1. */
+export function celu(x: Tensor, alpha = 1): Tensor {
+  if (alpha === 0) throw new Error("celu: alpha must not be 0 (it divides x)");
+  const positive = gt(x, 0);
+  return where(positive, x, negativeBranch(x, positive, alpha, 1 / alpha));
 }
 
 /** GELU; approximate "none" uses erf, "tanh" the tanh approximation (as PyTorch). */
 export const gelu = composite("gelu", function gelu(x: Tensor, options: { approximate?: "none" | "tanh" } = {}): Tensor {
+  checkOptions("gelu", options, ["approximate"]);
+  checkChoice("gelu", "approximate", options.approximate, ["none", "tanh"]);
   if (options.approximate === "tanh") {
     const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     return mul(mul(x, 0.5), add(tanh(inner), 1));
@@ -167,22 +208,34 @@ export function silu(x: Tensor): Tensor {
   return mul(x, sigmoid(x));
 }
 
-/** softplus(x) = log(1 + exp(beta x)) / beta, linear above threshold (as PyTorch). */
-export function softplus(x: Tensor, options: { beta?: number; threshold?: number } = {}): Tensor {
+/** softplus(x) = log(1 + exp(beta x)) / beta, and x where beta x > threshold: PyTorch's
+ *  formula, so softplus'(x) = sigmoid(beta x) (0.5 at 0 for any beta). exp reads beta x only
+ *  below the threshold, so it overflows only for thresholds above 88 (as in PyTorch). */
+export const softplus = composite("softplus", function softplus(x: Tensor, options: { beta?: number; threshold?: number } = {}): Tensor {
+  checkOptions("softplus", options, ["beta", "threshold"]);
   const beta = options.beta ?? 1;
   const threshold = options.threshold ?? 20;
-  const bx = mul(x, beta);
-  // log1p(exp(-|bx|)) + max(bx, 0) is the overflow-free form.
-  const soft = div(add(log1p(exp(neg(abs(bx)))), relu(bx)), beta);
-  return where(gt(bx, threshold), x, soft);
-}
+  const xf = cast(x, "float32");
+  const bx = beta === 1 ? xf : mul(xf, beta);
+  const linear = gt(bx, threshold);
+  const soft = log1p(exp(where(linear, 0, bx)));
+  return where(linear, xf, beta === 1 ? soft : div(soft, beta));
+});
 
-export function logSigmoid(x: Tensor): Tensor {
+/** log(sigmoid(x)) = -softplus(-x); its gradient is sigmoid(-x) (0.5 at 0). */
+export const logSigmoid = composite("logSigmoid", function logSigmoid(x: Tensor): Tensor {
   return neg(softplus(neg(x)));
-}
+});
 
-export function hardtanh(x: Tensor, min = -1, max = 1): Tensor {
-  return clip(x, min, max);
+/** clamp(x, min, max) whose gradient is 0 at the bounds (PyTorch's hardtanh: 1 only where
+ *  min < x < max, and at NaN). */
+export const hardtanh = composite("hardtanh", function hardtanh(x: Tensor, min: number = -1, max: number = 1): Tensor {
+  return minimum(maximum(x, min), max);
+}, (g, _y, [x, min, max]) => where(logicalOr(le(x, min ?? -1), ge(x, max ?? 1)), 0, g), { compile: false });
+
+/** min(max(x, 0), 6); its gradient is 0 at 0 and at 6 (PyTorch's relu6 is hardtanh(0, 6)). */
+export function relu6(x: Tensor): Tensor {
+  return hardtanh(x, 0, 6);
 }
 
 export function isnan(x: Tensor): Tensor {

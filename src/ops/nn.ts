@@ -5,7 +5,8 @@
 import { Tensor } from "../tensor/tensor.js";
 import { withGrad } from "../core/trace.js";
 import { fmtShape, shapesEqual } from "../tensor/shape.js";
-import { abs, add, cast, div, exp, ge, log1p, mul, ne, neg, reciprocal, relu, rsqrt, sub, where } from "./elementwise.js";
+import { abs, add, cast, div, exp, ge, mul, ne, neg, reciprocal, rsqrt, softplus, sub, where } from "./elementwise.js";
+import { checkOptions } from "./options.js";
 import { logsumexp, max, mean, sum } from "./reduce.js";
 import { gather, indexSelect, reshape, squeeze, unsqueeze } from "./movement.js";
 import { rand, type Generator } from "./creation.js";
@@ -84,17 +85,16 @@ export function l1Loss(input: Tensor, target: Tensor, options: { reduction?: Red
   return reduce(abs(sub(input, target)), options.reduction);
 }
 
-/** Binary cross entropy on logits, in the overflow-free form
- *  max(x, 0) - x t + log(1 + exp(-|x|)); posWeight scales the positive term. */
+/** Binary cross entropy on logits: (1 - t) x + w log(1 + exp(-x)) with w = 1 + (posWeight -
+ *  1) t, log(1 + exp(-x)) as softplus(-x) (overflow-free; its gradient -sigmoid(-x) makes
+ *  the loss's gradient w sigmoid(x) - posWeight t, PyTorch's, also at x = 0). */
 export function bceWithLogits(logits: Tensor, target: Tensor, options: { reduction?: Reduction; posWeight?: Tensor | number } = {}): Tensor {
+  checkOptions("bceWithLogits", options, ["reduction", "posWeight"]);
   const x = cast(logits, "float32");
   const t = cast(target, "float32");
-  const softplusNeg = add(log1p(exp(neg(abs(x)))), relu(neg(x))); // log(1 + exp(-x))
-  let loss: Tensor;
-  if (options.posWeight !== undefined) {
-    const lw = add(mul(sub(options.posWeight, 1), t), 1);
-    loss = add(mul(sub(1, t), x), mul(lw, softplusNeg));
-  } else loss = add(mul(sub(1, t), x), softplusNeg);
+  const softplusNeg = softplus(neg(x));
+  const lw = options.posWeight === undefined ? null : add(mul(sub(options.posWeight, 1), t), 1);
+  const loss = add(mul(sub(1, t), x), lw ? mul(lw, softplusNeg) : softplusNeg);
   return reduce(loss, options.reduction);
 }
 

@@ -85,14 +85,19 @@ export function std(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
   return sqrt(variance(x, axis, options));
 }
 
-/** log(sum(exp(x))) computed stably: the max is subtracted first (and gets no gradient). */
+/** log(sum(exp(x))) computed stably: the max is subtracted first (and gets no gradient; an
+ *  infinite max is not subtracted, so rows of -inf give -inf and +inf entries +inf, as
+ *  PyTorch). Over an empty axis the sum has no terms: -inf, as PyTorch. */
 export const logsumexp = composite("logsumexp", function logsumexp(x: Tensor, axis?: Axis, options: ReduceOptions = {}): Tensor {
+  const axes = normAxes("logsumexp", axis ?? undefined, x.shape.length);
   const xf = cast(x, "float32");
-  const m0 = max(xf, axis, { keepdims: true }).detach();
+  // log(0) = -inf; the empty sum keeps the result on x's tape (its gradient is empty)
+  if (axes.some((a) => x.shape[a] === 0)) return sub(sum(xf, axes, options), Infinity);
+  const m0 = max(xf, axes, { keepdims: true }).detach();
   const m = where(isFiniteT(m0), m0, 0);
-  const s = log(sum(exp(sub(xf, m)), axis, { keepdims: true }));
+  const s = log(sum(exp(sub(xf, m)), axes, { keepdims: true }));
   const y = add(s, m);
-  return options.keepdims ? y : reshape(y, x.shape.filter((_d, i) => !normAxes("logsumexp", axis ?? undefined, x.shape.length).includes(i)));
+  return options.keepdims ? y : reshape(y, x.shape.filter((_d, i) => !axes.includes(i)));
 });
 
 /** Inclusive cumulative sum along axis. */

@@ -96,11 +96,50 @@ function reduce<P extends ReducePrim>(p: P, vjp: Rule<P>["vjp"]): Rule<P> {
   };
 }
 
+/** max/min over axes: the gradient is split evenly among the elements equal to the result
+ *  (PyTorch's amax/amin, and max() over all elements); a NaN result sends it to the NaN
+ *  elements, as PyTorch's max() does. */
 function maxMinVjp(g: Tensor, xs: Tensor[], out: Tensor, params: { axes: number[] }): Grads {
   const x = xs[0];
-  const mask = o.eq(x, o.expand(out, x.shape));
+  const y = o.expand(out, x.shape);
+  const mask = o.logicalOr(o.eq(x, y), o.logicalAnd(o.ne(x, x), o.ne(y, y)));
   const count = o.sum(o.cast(mask, "float32"), params.axes, { keepdims: true });
   return [o.where(mask, o.expand(o.div(g, count), x.shape), 0)];
+}
+
+/** prod over axes: each element's gradient is the product of the other elements of its
+ *  group, computed without dividing by the element itself (which gives NaN at zeros). With
+ *  z = (x == 0), P the product of the group's non-zero elements and xs = where(z, 1, x):
+ *    others_i = P / xs_i                         no other element of the group is zero
+ *             = (P / xs_i) * (sum of the other zero elements)   exactly one other is zero
+ *             = 0                                two or more others are zero
+ *  The middle line is 0 in value, but written as a product with the zero element it has
+ *  the right derivative (d others_i / d x_m = P / xs_i for the zero x_m), so grad of grad
+ *  is exact too. One division per element, as the zero-free formula y / x. */
+function prodVjp(g: Tensor, [x]: Tensor[], _y: Tensor, params: { axes: number[] }): Grads {
+  const keep = { keepdims: true };
+  const z = o.eq(x, 0);
+  const xs = o.where(z, 1, x);
+  const base = o.div(o.expand(o.prod(xs, params.axes, keep), x.shape), xs);
+  const zf = o.cast(z, "float32");
+  const zerosOthers = o.sub(o.expand(o.sum(zf, params.axes, keep), x.shape), zf);
+  const zx = o.where(z, x, 0); // the zero elements (value 0, derivative 1)
+  const zeroSumOthers = o.sub(o.expand(o.sum(zx, params.axes, keep), x.shape), zx);
+  const others = o.where(o.eq(zerosOthers, 0), base, o.where(o.eq(zerosOthers, 1), o.mul(base, zeroSumOthers), 0));
+  return [o.mul(o.expand(g, x.shape), others)];
+}
+
+/** maximum/minimum: the larger (smaller) operand takes the gradient; on a tie each takes
+ *  half (PyTorch's convention); NaN passes it to both. wins(a, b): a alone is the result;
+ *  loses(a, b): b alone is. */
+function tieSplitVjp(wins: (a: Tensor, b: Tensor) => Tensor, loses: (a: Tensor, b: Tensor) => Tensor): Rule<"maximum">["vjp"] {
+  return (g, [a, b], _y, _p, needed) => {
+    const h = o.where(o.eq(a, b), o.mul(g, 0.5), g);
+    return [
+      needed?.[0] === false ? null : o.where(loses(a, b), 0, h),
+      needed?.[1] === false ? null : o.where(wins(a, b), 0, h),
+    ];
+  };
 }
 
 // The table
@@ -129,18 +168,15 @@ export const rules: { [P in Prim]: Rule<P> } = {
   sub: binary("sub", num, null, (g) => [g, o.neg(g)]),
   mul: binary("mul", num, null, (g, [a, b]) => [o.mul(g, b), o.mul(g, a)]),
   div: binary("div", f32, null, (g, [, b], y) => [o.div(g, b), o.neg(o.div(o.mul(g, y), b))]),
-  pow: binary("pow", num, null, (g, [a, b], y) => {
-    const safeLog = o.log(o.where(o.gt(a, 0), a, 1));
-    return [o.mul(g, o.mul(b, o.pow(a, o.sub(b, 1)))), o.mul(g, o.mul(y, safeLog))];
-  }),
-  maximum: binary("maximum", num, null, (g, [a, b]) => {
-    const m = o.gt(a, b);
-    return [o.where(m, g, 0), o.where(m, 0, g)];
-  }),
-  minimum: binary("minimum", num, null, (g, [a, b]) => {
-    const m = o.lt(a, b);
-    return [o.where(m, g, 0), o.where(m, 0, g)];
-  }),
+  // As PyTorch: d/da is 0 where b = 0 (not 0 * 0^-1 = NaN at a = 0); d/db is 0 where a = 0
+  // and b >= 0, and NaN for a negative base (log a).
+  pow: binary("pow", num, null, (g, [a, b], y, _p, needed) => [
+    needed?.[0] === false ? null : o.where(o.eq(b, 0), 0, o.mul(g, o.mul(b, o.pow(a, o.sub(b, 1))))),
+    needed?.[1] === false ? null : o.where(o.logicalAnd(o.eq(a, 0), o.ge(b, 0)), 0, o.mul(g, o.mul(y, o.log(a)))),
+  ]),
+  // (lambdas: the op modules are not initialised yet while this table is built)
+  maximum: binary("maximum", num, null, tieSplitVjp((a, b) => o.gt(a, b), (a, b) => o.lt(a, b))),
+  minimum: binary("minimum", num, null, tieSplitVjp((a, b) => o.lt(a, b), (a, b) => o.gt(a, b))),
   mod: binary("mod", num, null, (g, [a, b]) => [g, o.neg(o.mul(g, o.floorDiv(a, b)))]),
   floorDiv: binary("floorDiv", num, null, () => [null, null]),
   atan2: binary("atan2", f32, null, (g, [a, b]) => {
@@ -182,7 +218,7 @@ export const rules: { [P in Prim]: Rule<P> } = {
   },
 
   sum: reduce("sum", (g, [x]) => [o.expand(g, x.shape)]),
-  prod: reduce("prod", (g, [x], y) => [o.div(o.expand(o.mul(g, y), x.shape), x)]),
+  prod: reduce("prod", prodVjp),
   max: reduce("max", maxMinVjp),
   min: reduce("min", maxMinVjp),
   argmax: reduce("argmax", null),
