@@ -10,7 +10,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { withGrad } from "../core/trace.js";
 import { rand, Generator } from "../ops/creation.js";
 import { indexSelect, stack } from "../ops/movement.js";
-import { add, div, sub, where, le } from "../ops/elementwise.js";
+import { add, cast, div, sub, where, le } from "../ops/elementwise.js";
 import { mean, std } from "../ops/reduce.js";
 import { fmtShape } from "../tensor/shape.js";
 
@@ -180,9 +180,13 @@ export interface FeatureStats {
   std: Tensor;
 }
 
-/** Mean and standard deviation of each feature over axis 0 (the samples). */
+/** Mean and standard deviation of each feature over axis 0 (the samples), in float32 for
+ *  integer features too. */
 export function featureStats(x: Tensor): FeatureStats {
-  return withGrad(false, () => ({ mean: mean(x, 0), std: std(x, 0, { correction: 0 }) }));
+  return withGrad(false, () => {
+    const xf = cast(x, "float32");
+    return { mean: mean(xf, 0), std: std(xf, 0, { correction: 0 }) };
+  });
 }
 
 /** (x - mean) / std per feature, with statistics from x unless given (use the training

@@ -4,12 +4,13 @@
 // Promotion (PyTorch's rule for Python scalars): tensor dtypes promote bool < int32 <
 // float32; a JS number only raises a tensor's dtype by category (an integral number keeps
 // int32 and float32, a fractional one makes float32; int32 + 1.5 -> float32, int32 + 2 ->
-// int32); booleans are bool. Arithmetic on bool computes in int32.
+// int32); booleans are bool. As in PyTorch, bool + bool and bool * bool stay bool (logical
+// or, and), bool - bool and -bool are errors, and bool + 1 is int32.
 
 import type { DType } from "../backend/backend.js";
 import { bind } from "../core/trace.js";
 import { Tensor, type TensorLike } from "../tensor/tensor.js";
-import { broadcastShapes, promoteTypes, shapesEqual } from "../tensor/shape.js";
+import { broadcastShapes, fmtShape, promoteTypes, shapesEqual } from "../tensor/shape.js";
 import type { UnaryPrim } from "./prims.js";
 import { composite } from "../core/composite.js";
 import { checkChoice, checkOptions } from "./options.js";
@@ -31,20 +32,25 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   return x.dtype === dtype ? x : bind("cast", [x], { dtype });
 }
 
-/** Lifts operands to tensors of one dtype and one (broadcast) shape. */
-export function align(op: string, xs: TensorLike[], dtype: DType): Tensor[] {
+/** Lifts operands to tensors of one dtype (or one dtype each) and one (broadcast) shape. */
+export function align(op: string, xs: TensorLike[], dtype: DType | readonly DType[]): Tensor[] {
   // Numbers become 0-d tensors on the backend of the tensor operands (abstract ones: current).
   const first = xs.find((x): x is Tensor => x instanceof Tensor && x._payload === undefined && !x.disposed);
   const backend = first ? first._storage().backend : undefined;
-  const ts = xs.map((x) => (x instanceof Tensor ? cast(x, dtype) : Tensor._scalar(Number(x), dtype, backend)));
+  const dt = (i: number): DType => (typeof dtype === "string" ? dtype : dtype[i]);
+  const ts = xs.map((x, i) => (x instanceof Tensor ? cast(x, dt(i)) : Tensor._scalar(Number(x), dt(i), backend)));
   const shape = broadcastShapes(op, ...ts.map((t) => t.shape));
   return ts.map((t) => (shapesEqual(t.shape, shape) ? t : bind("expand", [t], { shape })));
 }
 
 function unaryOp(p: UnaryPrim, floatOnly: boolean) {
   return (x: Tensor): Tensor => {
-    const dt = floatOnly || x.dtype === "bool" ? (floatOnly ? "float32" : "int32") : x.dtype;
-    return bind(p, [cast(x, dt)], {});
+    if (floatOnly) return bind(p, [cast(x, "float32")], {});
+    if (x.dtype === "bool") {
+      if (p === "sign") return bind("copy", [x], {}); // a bool's sign is itself (PyTorch)
+      throw new Error(`${p}: not supported for bool tensors, as in PyTorch (for masks use logicalNot; or cast to int32 first), got bool${fmtShape(x.shape)}`);
+    }
+    return bind(p, [x], {});
   };
 }
 
@@ -69,10 +75,20 @@ export const round = unaryOp("round", false);
 
 type Arith = "add" | "sub" | "mul" | "pow" | "maximum" | "minimum" | "mod" | "floorDiv";
 
+/** Arithmetic between bools stays bool, as in PyTorch: add and maximum are logical or, mul
+ *  and minimum logical and; the others are errors. */
+const boolArith: Partial<Record<Arith, "and" | "or">> = { add: "or", maximum: "or", mul: "and", minimum: "and" };
+
 function arith(p: Arith) {
   return (a: TensorLike, b: TensorLike): Tensor => {
-    let dt = resultDtype(a, b);
-    if (dt === "bool") dt = "int32";
+    const dt = resultDtype(a, b);
+    if (dt === "bool") {
+      const logical = boolArith[p];
+      if (!logical) {
+        throw new Error(`${p}: not supported for two bool operands, as in PyTorch (for masks use logicalXor or logicalNot; or cast to int32 first)`);
+      }
+      return bind(logical, align(p, [a, b], "bool"), {});
+    }
     return bind(p, align(p, [a, b], dt), {});
   };
 }
@@ -122,18 +138,27 @@ export function logicalXor(a: TensorLike, b: TensorLike): Tensor {
   return bind("ne", [x, y], {});
 }
 
-/** where(cond, a, b): a where cond is true, else b (all three broadcast). */
+/** where(cond, a, b): a where cond is true, else b (all three broadcast). cond must be bool
+ *  (as PyTorch: compare first). a and b promote as in arithmetic; two numbers give int32 or
+ *  float32 by their kind (true and false give bool), as PyTorch's where(c, 1, 2) is integer. */
 export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
-  const dt = resultDtype(a, b);
-  const [c, x, y] = align("where", [cond, a, b], dt);
-  return bind("where", [cast(c, "bool"), x, y], {});
+  if (cond instanceof Tensor ? cond.dtype !== "bool" : typeof cond !== "boolean") {
+    const what = cond instanceof Tensor ? `${cond.dtype}${fmtShape(cond.shape)}` : `the number ${cond}`;
+    throw new Error(`where: the condition must be a bool tensor, got ${what} (compare first, e.g. x.gt(0), or cast with .cast("bool"))`);
+  }
+  const scalars = !(a instanceof Tensor) && !(b instanceof Tensor);
+  const dt = scalars ? promoteTypes(scalarDtype(a as number | boolean), scalarDtype(b as number | boolean)) : resultDtype(a, b);
+  const [c, x, y] = align("where", [cond, a, b], ["bool", dt, dt]);
+  return bind("where", [c, x, y], {});
 }
 
 // ---------------------------------------------------------------------------------------
 // Composites
 
+/** x * x; bools square as int32 (PyTorch gives an integer, not x and x). */
 export function square(x: Tensor): Tensor {
-  return mul(x, x);
+  const xi = x.dtype === "bool" ? cast(x, "int32") : x;
+  return mul(xi, xi);
 }
 
 /** clamp(x, min, max) (alias tb.clamp): max(min(x, max), min), NaN kept. Its gradient is 1

@@ -9,22 +9,42 @@ import type { Conv2dParams, Pool2dParams } from "../backend/backend.js";
 import { bind } from "../core/trace.js";
 import { Tensor } from "../tensor/tensor.js";
 import { broadcastShapes, fmtShape } from "../tensor/shape.js";
-import { add, cast, div } from "./elementwise.js";
+import { add, cast, div, mul } from "./elementwise.js";
+import { sum } from "./reduce.js";
+import { composite } from "../core/composite.js";
 import { expand, mT, pad, reshape, squeeze, unsqueeze } from "./movement.js";
 import { ones } from "./creation.js";
 
+/** int32 [..., M, K] @ [..., K, N] (batch axes broadcast): sum over k of a[..., m, k, 1] *
+ *  b[..., 1, k, n], integer arithmetic throughout as PyTorch's integer matmul. Eager calls run
+ *  compiled, where the product fuses into the reduction's prologue and no [M, K, N]
+ *  intermediate exists; no GEMM kernel, so this is for small integer matrices. */
+const integerMatmul = composite("integerMatmul", function integerMatmul(a: Tensor, b: Tensor): Tensor {
+  return sum(mul(unsqueeze(a, -1), unsqueeze(b, -3)), -2);
+});
+
+/** Matrix product with NumPy's rules for 1-D operands and broadcast batch axes. float32 if
+ *  either operand is float32, else int32 (int32 @ int32 is integer, as in PyTorch). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.shape.length === 0 || b.shape.length === 0) {
     throw new Error(`matmul: operands must have at least 1 axis, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (use mul for scalars)`);
   }
-  const af = cast(a, "float32");
-  const bf = cast(b, "float32");
+  const dtype = a.dtype === "float32" || b.dtype === "float32" ? "float32" : "int32";
+  const af = cast(a, dtype);
+  const bf = cast(b, dtype);
   const a2 = a.shape.length === 1 ? reshape(af, [1, a.shape[0]]) : af;
   const b2 = b.shape.length === 1 ? reshape(bf, [b.shape[0], 1]) : bf;
   const ra = a2.shape.length;
   const rb = b2.shape.length;
   if (a2.shape[ra - 1] !== b2.shape[rb - 2]) {
     throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${a2.shape[ra - 1]} != ${b2.shape[rb - 2]})`);
+  }
+  if (dtype === "int32") {
+    broadcastShapes("matmul", a2.shape.slice(0, ra - 2), b2.shape.slice(0, rb - 2));
+    let y = integerMatmul(a2, b2);
+    if (a.shape.length === 1) y = squeeze(y, -2);
+    if (b.shape.length === 1) y = squeeze(y, -1);
+    return y;
   }
   if (rb === 2 && ra > 2) {
     // [..., M, K] @ [K, N]: one [(...)M, K] @ [K, N] product (a view when a is contiguous),

@@ -5,7 +5,7 @@
 
 import { bind } from "../core/trace.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { normAxes, normAxis } from "../tensor/shape.js";
+import { fmtShape, normAxes, normAxis } from "../tensor/shape.js";
 import type { ReducePrim } from "./prims.js";
 import { add, cast, div, exp, log, mul, sqrt, sub, where, isFiniteT } from "./api.js";
 import { reshape } from "./movement.js";
@@ -64,8 +64,16 @@ function count(x: Tensor, axis: Axis): number {
   return axes.reduce((n, a) => n * x.shape[a], 1);
 }
 
+/** As PyTorch, integers and bools have no mean: the caller picks the float dtype. */
+function needFloat(op: string, x: Tensor): void {
+  if (x.dtype !== "float32") {
+    throw new Error(`${op}: needs a float32 tensor, got ${x.dtype}${fmtShape(x.shape)}; cast it first (x.float().${op}()), as in PyTorch`);
+  }
+}
+
 export function mean(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
-  return div(sum(cast(x, "float32"), axis, options), count(x, axis));
+  needFloat("mean", x);
+  return div(sum(x, axis, options), count(x, axis));
 }
 
 export interface VarOptions extends ReduceOptions {
@@ -74,14 +82,15 @@ export interface VarOptions extends ReduceOptions {
 }
 
 export function variance(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
-  const xf = cast(x, "float32");
-  const mu = mean(xf, axis, { keepdims: true });
-  const d = sub(xf, mu);
+  needFloat("var", x);
+  const mu = mean(x, axis, { keepdims: true });
+  const d = sub(x, mu);
   const n = count(x, axis) - (options.correction ?? 1);
   return div(sum(mul(d, d), axis, options), Math.max(n, 0));
 }
 
 export function std(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
+  needFloat("std", x);
   return sqrt(variance(x, axis, options));
 }
 

@@ -183,7 +183,7 @@ describe("type promotion", () => {
     expect(i.add(1.5).dtype).toBe("float32");
     expect(i.add(1.5).tolist()).toEqual([2.5, 3.5]);
     expect(b.add(1).dtype).toBe("int32");
-    expect(b.add(b).dtype).toBe("int32");
+    expect(b.add(b).dtype).toBe("bool"); // logical or, as torch: tensor([True]) + tensor([True]) is tensor([True])
     expect(f.add(true).dtype).toBe("float32");
     expect(i.div(2).dtype).toBe("float32");
     expect(i.div(2).tolist()).toEqual([0.5, 1]);
