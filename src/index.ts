@@ -43,7 +43,7 @@ export {
 export type { Axis, ReduceOptions, VarOptions } from "./ops/reduce.js";
 export type { SliceSpec } from "./ops/movement.js";
 export type { Conv2dOptions, Conv1dOptions, ConvTranspose2dOptions, Pool2dOptions } from "./ops/linalg.js";
-export type { Reduction, CrossEntropyOptions, LayerNormOptions, BatchNormOptions } from "./ops/nn.js";
+export type { Reduction, CrossEntropyOptions, NllLossOptions, LayerNormOptions, BatchNormOptions } from "./ops/nn.js";
 export type { CreateOptions, RandomOptions, NestedArray } from "./ops/creation.js";
 
 import { setCheckNumerics } from "./core/trace.js";

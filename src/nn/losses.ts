@@ -3,15 +3,16 @@
 
 import { Tensor } from "../tensor/tensor.js";
 import { Module } from "./module.js";
-import { bceWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss, type CrossEntropyOptions, type Reduction } from "../ops/nn.js";
+import { bceWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss, type CrossEntropyOptions, type NllLossOptions, type Reduction } from "../ops/nn.js";
 
 /** Logits [N, C, ...] against int32 classes [N, ...] or probabilities. */
 export class CrossEntropyLoss extends Module<[Tensor, Tensor], Tensor> {
   constructor(readonly options: CrossEntropyOptions = {}) { super(); }
   forward(logits: Tensor, target: Tensor): Tensor { return crossEntropy(logits, target, this.options); }
 }
+/** Log-probabilities [N, C, ...] against int32 classes [N, ...]. */
 export class NLLLoss extends Module<[Tensor, Tensor], Tensor> {
-  constructor(readonly options: { reduction?: Reduction } = {}) { super(); }
+  constructor(readonly options: NllLossOptions = {}) { super(); }
   forward(logp: Tensor, target: Tensor): Tensor { return nllLoss(logp, target, this.options); }
 }
 export class MSELoss extends Module<[Tensor, Tensor], Tensor> {

@@ -6,16 +6,23 @@ import { Tensor } from "../tensor/tensor.js";
 import { withGrad } from "../core/trace.js";
 import { fmtShape, shapesEqual } from "../tensor/shape.js";
 import { abs, add, cast, div, exp, ge, mul, ne, neg, reciprocal, rsqrt, softplus, sub, where } from "./elementwise.js";
-import { checkOptions } from "./options.js";
+import { checkChoice, checkOptions } from "./options.js";
 import { logsumexp, max, mean, sum } from "./reduce.js";
 import { gather, indexSelect, reshape, squeeze, unsqueeze } from "./movement.js";
 import { rand, type Generator } from "./creation.js";
 import { composite } from "../core/composite.js";
 
 export type Reduction = "mean" | "sum" | "none";
+const reductions: readonly Reduction[] = ["mean", "sum", "none"];
 
 function reduce(x: Tensor, reduction: Reduction = "mean"): Tensor {
   return reduction === "none" ? x : reduction === "sum" ? sum(x) : mean(x);
+}
+
+/** Checks a loss's option object: known keys only, and a known reduction. */
+function lossOptions(op: string, options: { reduction?: Reduction }, allowed: readonly string[]): void {
+  checkOptions(op, options, allowed);
+  checkChoice(op, "reduction", options.reduction, reductions);
 }
 
 export const softmax = composite("softmax", function softmax(x: Tensor, axis: number = -1): Tensor {
@@ -36,52 +43,77 @@ export interface CrossEntropyOptions {
   /** Mixes the target with the uniform distribution: (1 - s) target + s / C. */
   labelSmoothing?: number;
   reduction?: Reduction;
-  /** Integer targets equal to this are skipped (and excluded from the mean). */
+  /** Class-index targets equal to this are skipped: their loss is 0 and the mean divides
+   *  by the number of the others (NaN when all are skipped). Default -100, as PyTorch. */
   ignoreIndex?: number;
+}
+
+/** The loss of each row at its class index, [N, ...], with ignored rows 0, and the mask
+ *  of the rows that count (null when every target is a class; checked shapes). */
+function pickTargets(op: string, logp: Tensor, target: Tensor, ignoreIndex: number): { picked: Tensor; valid: Tensor } {
+  const ax = logp.shape.length === 1 ? 0 : 1;
+  const expected = logp.shape.filter((_d, i) => i !== ax);
+  if (!shapesEqual(target.shape, expected)) {
+    throw new Error(`${op}: class-index targets must have shape ${fmtShape(expected)} for input ${fmtShape(logp.shape)}, got ${fmtShape(target.shape)}`);
+  }
+  if (target.dtype === "float32") {
+    throw new Error(`${op}: class-index targets must be int32, got float32${fmtShape(target.shape)} (cast them, or pass probabilities with the input's shape to crossEntropy)`);
+  }
+  const t = cast(target, "int32");
+  const valid = ne(t, ignoreIndex);
+  // ignored rows gather class 0 (any class in range) and are then zeroed
+  const safe = where(valid, t, 0);
+  const picked = squeeze(gather(logp, ax, unsqueeze(safe, ax)), ax);
+  return { picked, valid };
+}
+
+/** sum(loss) / (number of valid rows) for "mean", as PyTorch with ignoreIndex. */
+function reduceValid(loss: Tensor, valid: Tensor, reduction: Reduction = "mean"): Tensor {
+  if (reduction !== "mean") return reduce(loss, reduction);
+  return div(sum(loss), sum(cast(valid, "float32")));
 }
 
 /** Cross entropy of logits [N, C, ...] against int32 class indices [N, ...] or class
  *  probabilities with the logits' shape (classes on axis 1, as PyTorch). */
 export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  lossOptions("crossEntropy", options, ["labelSmoothing", "reduction", "ignoreIndex"]);
   const eps = options.labelSmoothing ?? 0;
+  if (!(eps >= 0 && eps <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
   const ax = logits.shape.length === 1 ? 0 : 1;
   const C = logits.shape[ax];
   const logp = logSoftmax(logits, ax);
-  if (target.dtype === "float32") {
-    if (!shapesEqual(target.shape, logits.shape)) {
-      throw new Error(`crossEntropy: probability targets need the logits' shape, got logits ${fmtShape(logits.shape)} and target ${fmtShape(target.shape)}`);
-    }
+  if (target.dtype === "float32" && shapesEqual(target.shape, logits.shape)) {
+    // probabilities: ignoreIndex does not apply (as PyTorch)
     const t = eps ? add(mul(target, 1 - eps), eps / C) : target;
     return reduce(neg(sum(mul(t, logp), ax)), options.reduction);
   }
-  const expected = logits.shape.filter((_d, i) => i !== ax);
-  if (!shapesEqual(target.shape, expected)) {
-    throw new Error(`crossEntropy: class-index targets must have shape ${fmtShape(expected)} for logits ${fmtShape(logits.shape)}, got ${fmtShape(target.shape)}`);
-  }
-  const ignore = options.ignoreIndex;
-  const valid = ignore === undefined ? null : ne(target, ignore);
-  const safe = valid ? where(valid, target, 0) : target;
-  let loss = neg(squeeze(gather(logp, ax, unsqueeze(cast(safe, "int32"), ax)), ax));
+  const { picked, valid } = pickTargets("crossEntropy", logp, target, options.ignoreIndex ?? -100);
+  let loss = neg(picked);
   if (eps) loss = add(mul(loss, 1 - eps), mul(neg(mean(logp, ax)), eps));
-  if (!valid) return reduce(loss, options.reduction);
-  loss = where(valid, loss, 0);
-  if (options.reduction === "mean" || options.reduction === undefined) return div(sum(loss), sum(cast(valid, "float32")));
-  return reduce(loss, options.reduction);
+  return reduceValid(where(valid, loss, 0), valid, options.reduction);
+}
+
+export interface NllLossOptions {
+  reduction?: Reduction;
+  /** Targets equal to this are skipped, as in crossEntropy. Default -100, as PyTorch. */
+  ignoreIndex?: number;
 }
 
 /** Negative log likelihood of log-probabilities [N, C, ...] at int32 targets [N, ...]. */
-export function nllLoss(logp: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
-  const ax = logp.shape.length === 1 ? 0 : 1;
-  const picked = squeeze(gather(logp, ax, unsqueeze(cast(target, "int32"), ax)), ax);
-  return reduce(neg(picked), options.reduction);
+export function nllLoss(logp: Tensor, target: Tensor, options: NllLossOptions = {}): Tensor {
+  lossOptions("nllLoss", options, ["reduction", "ignoreIndex"]);
+  const { picked, valid } = pickTargets("nllLoss", logp, target, options.ignoreIndex ?? -100);
+  return reduceValid(where(valid, neg(picked), 0), valid, options.reduction);
 }
 
 export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  lossOptions("mseLoss", options, ["reduction"]);
   const d = sub(input, target);
   return reduce(mul(d, d), options.reduction);
 }
 
 export function l1Loss(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  lossOptions("l1Loss", options, ["reduction"]);
   return reduce(abs(sub(input, target)), options.reduction);
 }
 
@@ -89,7 +121,7 @@ export function l1Loss(input: Tensor, target: Tensor, options: { reduction?: Red
  *  1) t, log(1 + exp(-x)) as softplus(-x) (overflow-free; its gradient -sigmoid(-x) makes
  *  the loss's gradient w sigmoid(x) - posWeight t, PyTorch's, also at x = 0). */
 export function bceWithLogits(logits: Tensor, target: Tensor, options: { reduction?: Reduction; posWeight?: Tensor | number } = {}): Tensor {
-  checkOptions("bceWithLogits", options, ["reduction", "posWeight"]);
+  lossOptions("bceWithLogits", options, ["reduction", "posWeight"]);
   const x = cast(logits, "float32");
   const t = cast(target, "float32");
   const softplusNeg = softplus(neg(x));

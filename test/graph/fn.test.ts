@@ -108,26 +108,33 @@ describe("tracing", () => {
             j:f32[4,1] = sub i i
             k:f32[4,1] = expand[shape=[4,1]] 0.0:f32[]
             l:bool[4,1] = eq j k
-            m:f32[4,1] = cast[dtype="float32"] l
-            n:f32[4,1] = expand[shape=[4,1]] 0.0:f32[]
-            o:bool[4,1] = cast[dtype="bool"] m
-            p:f32[4,1] = where o i n
-            q:f32[4,3] = expand[shape=[4,3]] p
-            r:f32[4,3] = sub h q
-            s:f32[4,3] = exp r
-            t:f32[4,1] = sum[axes=[1]] s
-            u:f32[4,1] = log t
-            v:f32[4,1] = add u p
-            w:f32[4,3] = expand[shape=[4,3]] v
-            z:f32[4,3] = sub h w
-            ba:i32[4,1] = reshape[shape=[4,1]] y
-            bb:f32[4,1] = gather[axis=1] z ba
-            bc:f32[4] = reshape[shape=[4]] bb
-            bd:f32[4] = neg bc
-            be:f32[1] = sum[axes=[0]] bd
-            bf:f32[] = reshape[shape=[]] be
-            bg:f32[] = div bf 4.0:f32[]
-        in (bg) }"
+            m:f32[4,1] = expand[shape=[4,1]] 0.0:f32[]
+            n:f32[4,1] = where l i m
+            o:f32[4,3] = expand[shape=[4,3]] n
+            p:f32[4,3] = sub h o
+            q:f32[4,3] = exp p
+            r:f32[4,1] = sum[axes=[1]] q
+            s:f32[4,1] = log r
+            t:f32[4,1] = add s n
+            u:f32[4,3] = expand[shape=[4,3]] t
+            v:f32[4,3] = sub h u
+            w:i32[4] = expand[shape=[4]] -100:i32[]
+            z:bool[4] = ne y w
+            ba:i32[4] = expand[shape=[4]] 0:i32[]
+            bb:i32[4] = where z y ba
+            bc:i32[4,1] = reshape[shape=[4,1]] bb
+            bd:f32[4,1] = gather[axis=1] v bc
+            be:f32[4] = reshape[shape=[4]] bd
+            bf:f32[4] = neg be
+            bg:f32[4] = expand[shape=[4]] 0.0:f32[]
+            bh:f32[4] = where z bf bg
+            bi:f32[1] = sum[axes=[0]] bh
+            bj:f32[] = reshape[shape=[]] bi
+            bk:f32[4] = cast[dtype="float32"] z
+            bl:f32[1] = sum[axes=[0]] bk
+            bm:f32[] = reshape[shape=[]] bl
+            bn:f32[] = div bj bm
+        in (bn) }"
     `);
   });
 });
