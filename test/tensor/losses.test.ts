@@ -118,6 +118,17 @@ describe("option objects", () => {
     expect(() => tb.gelu(logits(), bad({ approximate: "fast" }))).toThrow('gelu: approximate must be one of "none", "tanh", got "fast"');
   });
 
+  it("a target outside [0, C) that is not ignored is an error, eager and compiled", () => {
+    // torch: "Target -1 is out of bounds." (gather: "index -1 is out of bounds")
+    for (const bad of [-1, 3]) {
+      const t = tb.tensor([2, bad, 0, 1], { dtype: "int32" });
+      expect(() => tb.crossEntropy(logits(), t).item()).toThrow(/index -?\d* ?(is )?out of range/);
+      const compiled = tb.fn((x: Tensor, y: Tensor) => tb.crossEntropy(x, y));
+      expect(() => compiled(logits(), t).item()).toThrow(/index -?\d* ?(is )?out of range/);
+    }
+    expect(() => tb.gather(tb.tensor([1, 2, 3]), 0, tb.tensor([-1], { dtype: "int32" })).item()).toThrow(/out of range/);
+  });
+
   it("float class indices are an error, not probabilities", () => {
     expect(() => tb.crossEntropy(logits(), tb.tensor([2, 0, 0, 1]))).toThrow("crossEntropy: class-index targets must be int32, got float32[4]");
   });

@@ -237,10 +237,11 @@ function buildGatherScatter(kind: "gather" | "scatter", size: 1 | 4, float: bool
     f.end();
     f.get(d).i32(1).op(O.i32_sub).set(d);
     f.br(0).end().end();
-    // index value, bounds-checked against the data's axis size (desc word 6 + 4R)
+    // index value, bounds-checked against the data's axis size (desc word 6 + 4R); a
+    // negative index is out of range (unsigned compare), as on the reference backend and in
+    // torch.gather: ops that accept negative indices (indexSelect) normalise them first
     f.get(index).get(offI).i32(4).op(O.i32_mul).op(O.i32_add).mem(O.i32_load, 2).set(id);
     f.get(0).get(R).i32(16).op(O.i32_mul).op(O.i32_add).mem(O.i32_load, 2, 24).set(dataAxisSize);
-    f.get(id).i32(0).op(O.i32_lt_s).if_().get(id).get(dataAxisSize).op(O.i32_add).set(id).end();
     f.get(id).get(dataAxisSize).op(O.i32_ge_u).if_();
     f.get(errP).i32(1).mem(O.i32_store, 2);
     f.else_();
