@@ -12,12 +12,18 @@
 // --harmony-weak-refs-with-cleanup-some the same way. So even a synchronous training loop
 // that never disposes anything runs in flat memory. Where neither is possible, finalizers
 // run whenever V8 collects and the loop yields to the event loop.
+//
+// Interrupts (core/interrupt.ts) can stop the thread between an allocation and the tensor
+// that takes it over, or inside a tb.scope: fresh storages stay on a list until an owner
+// takes them, and scopes running synchronously stay on a stack, so recovery frees the first
+// and ends the second as if an exception had passed through.
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Backend, Buffer } from "../backend/backend.js";
 import { createWasmBackend } from "../backend/wasm/index.js";
+import { onInterrupt } from "./interrupt.js";
 
 let current: Backend | undefined;
 
@@ -44,8 +50,15 @@ export function getThreads(): number {
   return getBackend().threads ?? 1;
 }
 
+/**
+ * A refcounted backend buffer. Invariant: an owner takes it (a tensor, through track, or a
+ * holder that sets `owned`, such as a compiled program's arena) before control returns to
+ * user code; until then it is on the `unowned` list, and recovery after an interrupt frees
+ * it (the code that would have released it on an error never ran).
+ */
 export class Storage {
   refs = 1;
+  owned = false;
   constructor(readonly backend: Backend, readonly buffer: Buffer) {
     stats.bytes += buffer.bytes;
   }
@@ -57,15 +70,28 @@ export class Storage {
   release(): void {
     if (this.refs <= 0) return;
     if (--this.refs === 0) {
-      this.backend.free(this.buffer);
+      // Counts first: an interrupt at the backend call then loses a block of the backend's
+      // heap, never the accuracy of memory().
       stats.bytes -= this.buffer.bytes;
       // what is freed is not garbage waiting for a collection
       stats.sinceCollect = Math.max(0, stats.sinceCollect - this.buffer.bytes);
+      this.backend.free(this.buffer);
     }
   }
 }
 
 const stats = { tensors: 0, bytes: 0, sinceCollect: 0 };
+
+/** Storages allocated and not yet owned, plus ones owned or freed since (dropped when the
+ *  list reaches `compactAt`, so it holds about as many entries as are in flight). */
+let unowned: Storage[] = [];
+let compactAt = 64;
+
+function noteUnowned(s: Storage): void {
+  if (unowned.push(s) < compactAt) return;
+  unowned = unowned.filter((x) => !x.owned && x.refs > 0);
+  compactAt = Math.max(64, 2 * unowned.length);
+}
 
 /** Growth of allocated bytes since the last collection (allocations less frees, so code
  *  that disposes what it makes never pays for one) that triggers the next. Each pass is a
@@ -166,7 +192,9 @@ export function allocate(backend: Backend, bytes: number, what: string | (() => 
       throw err;
     }
   }
-  return new Storage(backend, buf);
+  const s = new Storage(backend, buf);
+  noteUnowned(s);
+  return s;
 }
 
 /** The handle a tensor keeps for its storage reference. */
@@ -180,8 +208,9 @@ export function track(owner: object, storage: Storage | null): Lifetime {
   // No unregister token (V8 keeps a token table per registry); dispose() empties `held`
   // instead, and the finalizer then does nothing.
   registry.register(owner, held);
+  if (storage) storage.owned = true;
   const frame = scopes.getStore();
-  if (frame) frame.created.push(owner);
+  if (frame !== undefined && !frame.ended) frame.created.push(owner);
   return { held };
 }
 
@@ -200,9 +229,14 @@ export function memory(): { tensors: number; bytes: number } {
 
 interface Frame {
   created: object[];
+  /** Set when the frame was finished by recovery after an interrupt; an async context the
+   *  interrupt left pointing at it then records nothing more in it. */
+  ended: boolean;
 }
 
 const scopes = new AsyncLocalStorage<Frame>();
+/** Frames whose fn is running synchronously, innermost last (sync calls nest). */
+const running: Frame[] = [];
 
 export interface ScopeHooks {
   /** Objects to keep: the tensors found in the result plus their tape ancestors. */
@@ -225,14 +259,17 @@ function finish(frame: Frame, result: unknown): void {
 }
 
 export function scope<T>(fn: () => T): T {
-  const frame: Frame = { created: [] };
+  const frame: Frame = { created: [], ended: false };
   let result: T;
+  running.push(frame);
   try {
     result = scopes.run(frame, fn);
   } catch (e) {
+    running.pop();
     finish(frame, undefined);
     throw e;
   }
+  running.pop();
   if (result instanceof Promise) {
     return result.then(
       (v) => {
@@ -248,3 +285,21 @@ export function scope<T>(fn: () => T): T {
   finish(frame, result);
   return result;
 }
+
+// After an interrupt: storages nobody took are freed (a result being computed, a compiled
+// program's buffers for the call); scopes the interrupt left running end as on an error,
+// innermost first, disposing what they created.
+onInterrupt(() => {
+  for (const s of unowned) {
+    if (!s.owned && s.refs > 0) {
+      s.refs = 1;
+      s.release();
+    }
+  }
+  unowned = [];
+  compactAt = 64;
+  for (let frame = running.pop(); frame !== undefined; frame = running.pop()) {
+    finish(frame, undefined);
+    frame.ended = true;
+  }
+});

@@ -10,9 +10,10 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { DType, View } from "../backend/backend.js";
 import type { Prim, Params } from "../ops/prims.js";
 import { rules, runImpl } from "../ops/rules.js";
-import { Tensor } from "../tensor/tensor.js";
+import { observeGradAccess, Tensor } from "../tensor/tensor.js";
 import { getBackend } from "./runtime.js";
 import { fmtShape } from "../tensor/shape.js";
+import { onInterrupt } from "./interrupt.js";
 
 export interface AbstractValue {
   readonly shape: readonly number[];
@@ -37,6 +38,9 @@ export interface Trace {
   /** Graph traces note the random blocks a generator handed out, so that each run of the
    *  compiled graph draws fresh numbers from it, as eager calls would. */
   noteRandom?(generator: { counter: number; readonly key: readonly number[] }, counter: number, blocks: number): void;
+  /** Graph traces put back what they changed on concrete objects (variables' .grad) when
+   *  they end, and when recovery after an interrupt abandons them (see below). */
+  restore?(): void;
   /** Graph traces collect guards: facts outside the traced function's arguments that the
    *  trace read and baked into the graph; a compiled program runs only while all hold. */
   addGuard?(what: string, holds: () => boolean): void;
@@ -137,6 +141,17 @@ export function withTrace<T>(trace: Trace, fn: () => T): T {
     stack.pop();
   }
 }
+
+// After an interrupt (core/interrupt.ts): withTrace's finally did not run, so traces may
+// be left on the stack; each is abandoned, innermost first, as its own finally would.
+// Grad mode set by withGrad stays in the async context the interrupt stopped in: the
+// recovery runs in that context when the kernel calls it right after the interrupted run,
+// and puts the default back.
+onInterrupt(() => {
+  for (let t = stack.pop(); t !== undefined; t = stack.pop()) t.restore?.();
+  observeGradAccess(null); // also when the interrupt came before the trace was pushed
+  if (gradMode.getStore() !== undefined) gradMode.enterWith(ON);
+});
 
 export function bind<P extends Prim>(prim: P, inputs: Tensor[], params: Params<P>): Tensor {
   const out = rules[prim].abstract(inputs, params);

@@ -7,6 +7,14 @@
 // Library code that updates output in place (live plots, progress bars) talks to the
 // kernel through a DisplayHost that the kernel installs; in plain Node no host is
 // installed and those objects fall back to text on stdout.
+//
+// Interrupts: the kernel stops a cell with vm's breakOnSigint, which terminates JavaScript
+// without running catch or finally blocks, possibly inside library code. Each copy of the
+// library loaded in the process registers a hook with `onQuiesce`; the kernel calls
+// `quiesce()` after every interrupted cell, before it reports the cell done, and the hooks
+// stop background work (thread pools) and restore what the skipped finally blocks would
+// have restored. The hooks live on globalThis under Symbol.for("tensorbook.quiesce"), a Set
+// of functions, so copies of the library and the kernel agree without importing each other.
 
 /** A MIME bundle: mime type -> data (string for text types, JSON value for +json types). */
 export type MimeBundle = { [mime: string]: unknown };
@@ -65,4 +73,32 @@ export function installDisplayHost(host: DisplayHost | undefined): void {
 /** The installed display host, or undefined in plain Node. */
 export function displayHost(): DisplayHost | undefined {
   return (globalThis as HostSlot)[hostKey];
+}
+
+const quiesceKey = Symbol.for("tensorbook.quiesce");
+type QuiesceSlot = { [quiesceKey]?: Set<() => void> };
+
+/**
+ * Library side: registers `hook` to run after an interrupted cell (see the header). A hook
+ * must be idempotent, must not assume it runs in any particular async context, and runs
+ * with no library code on the stack.
+ */
+export function onQuiesce(hook: () => void): void {
+  ((globalThis as QuiesceSlot)[quiesceKey] ??= new Set()).add(hook);
+}
+
+/**
+ * Kernel side: runs every registered hook, each even if another throws; returns the errors
+ * thrown (empty when all went well), for the kernel to report on the interrupted cell.
+ */
+export function quiesce(): unknown[] {
+  const errors: unknown[] = [];
+  for (const hook of (globalThis as QuiesceSlot)[quiesceKey] ?? []) {
+    try {
+      hook();
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  return errors;
 }

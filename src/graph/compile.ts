@@ -166,6 +166,8 @@ export class Executable {
   /** Random kernels: index in `kernels`, generator, and counter offset within the trace's draw. */
   private readonly random: { index: number; use: RandomUse; offset: number }[];
   private runs = 0;
+  /** Whether dispose() ran: the program can no longer run. */
+  disposed = false;
   /** Staging buffers, and per kernel whether it reads one (rebound when inputs alias). */
   /** Placeholders of output buffers allocated fresh per call (see compile, step 4). */
   private readonly perCall: Buffer[];
@@ -187,6 +189,8 @@ export class Executable {
     this.updates = parts.updates;
     this.variableViews = parts.variableViews;
     this.owned = parts.owned;
+    // the arena and constants are this program's from here on (runtime.ts: Storage)
+    for (const st of parts.owned) st.owned = true;
     this.random = parts.random;
     this.perCall = parts.perCall;
     this.rebound = new Set([...this.staging.map((v) => v.buffer), ...this.perCall]);
@@ -199,6 +203,10 @@ export class Executable {
 
   /** Runs the program on concrete inputs (in graph input order); returns the outputs. */
   run(inputs: readonly Tensor[]): Tensor[] {
+    if (this.disposed) {
+      // its kernels would write into freed buffers that other tensors may hold by now
+      throw new Error("fn: this compiled program was disposed (its function's clear() ran); call the compiled function again to retrace");
+    }
     for (const { variable, buffer } of this.variableViews) {
       if (variable.disposed || variable._view().buffer !== buffer) {
         throw new Error(`fn: variable "${variable.name}" was disposed or replaced after compiling; call the function's clear() to retrace`);
@@ -286,6 +294,7 @@ export class Executable {
 
   /** Frees the arena and constants. */
   dispose(): void {
+    this.disposed = true;
     for (const s of this.owned) s.release();
     this.owned.length = 0;
   }

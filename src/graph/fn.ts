@@ -120,9 +120,12 @@ export function fn<A extends unknown[], R>(f: (...args: A) => R): CompiledFuncti
     graph: (...args: A) => entryFor(args).exe.graph,
     stats: (...args: A) => entryFor(args).exe.stats,
     clear: () => {
-      for (const entries of cache.values()) for (const e of entries) e.exe.dispose();
+      // Forget first: a clear stopped half-way by an interrupt must not leave a disposed
+      // program in the cache (Executable.run refuses to run one).
+      const all = [...cache.values()].flat();
       cache.clear();
       size = 0;
+      for (const e of all) e.exe.dispose();
     },
   });
   Object.defineProperty(compiled, "cacheSize", { get: () => size });

@@ -3,7 +3,14 @@
 // diagrams draw scopes as clusters; nn modules open a scope named after themselves.
 // Eagerly a scope only names things. Scopes nest; fn runs synchronously.
 
+import { onInterrupt } from "../core/interrupt.js";
+
 const stack: string[] = [];
+
+// After an interrupt (core/interrupt.ts) no scope is open, whatever finally blocks it skipped.
+onInterrupt(() => {
+  stack.length = 0;
+});
 
 export function nameScope<T>(name: string, fn: () => T): T {
   if (!/^[\w.-]+$/.test(name)) {

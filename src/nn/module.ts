@@ -27,12 +27,19 @@ import { nameScope } from "../graph/scope.js";
 import { guard, isTracing, withGrad } from "../core/trace.js";
 import { fmtShape } from "../tensor/shape.js";
 import { displaySymbol, type MimeBundle } from "../display/protocol.js";
+import { onInterrupt } from "../core/interrupt.js";
 
 /** Called at the start of each module call while a summary is being recorded (depth 0 is
  *  the outermost call); the returned function receives the call's output. */
 type CallRecorder = (module: AnyModule, depth: number) => (output: unknown) => void;
 let recorder: CallRecorder | null = null;
 let callDepth = 0;
+
+// After an interrupt (core/interrupt.ts): no module call or summary is in progress.
+onInterrupt(() => {
+  recorder = null;
+  callDepth = 0;
+});
 
 /** @internal Records every module call made by fn (used by tb.nn.summary). */
 export function recordCalls<T>(rec: CallRecorder, fn: () => T): T {
