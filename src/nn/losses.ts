@@ -2,6 +2,7 @@
 // as loss(prediction, target).
 
 import { Tensor } from "../tensor/tensor.js";
+import { Variable } from "../graph/variable.js";
 import { Module } from "./module.js";
 import { bceWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss, type CrossEntropyOptions, type NllLossOptions, type Reduction } from "../ops/nn.js";
 
@@ -23,7 +24,15 @@ export class L1Loss extends Module<[Tensor, Tensor], Tensor> {
   constructor(readonly options: { reduction?: Reduction } = {}) { super(); }
   forward(input: Tensor, target: Tensor): Tensor { return l1Loss(input, target, this.options); }
 }
+/** A posWeight tensor is a buffer, saved and loaded with the state dict (PyTorch's
+ *  pos_weight), so a PyTorch state dict of this loss loads strictly. */
 export class BCEWithLogitsLoss extends Module<[Tensor, Tensor], Tensor> {
-  constructor(readonly options: { reduction?: Reduction; posWeight?: Tensor | number } = {}) { super(); }
-  forward(logits: Tensor, target: Tensor): Tensor { return bceWithLogits(logits, target, this.options); }
+  posWeight: Variable | null = null;
+  constructor(readonly options: { reduction?: Reduction; posWeight?: Tensor | number } = {}) {
+    super();
+    if (options.posWeight instanceof Tensor) this.registerBuffer("posWeight", options.posWeight);
+  }
+  forward(logits: Tensor, target: Tensor): Tensor {
+    return bceWithLogits(logits, target, { ...this.options, posWeight: this.posWeight ?? this.options.posWeight });
+  }
 }
