@@ -16,7 +16,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { Variable } from "../graph/variable.js";
 import { currentTrace, guard, inPhase, withGrad } from "../core/trace.js";
 import { fn, type CompiledFunction } from "../graph/fn.js";
-import { add, div, eq, maximum, mul, pow, sqrt, sub, where } from "../ops/elementwise.js";
+import { add, div, eq, expm1, log, maximum, mul, neg, sqrt, sub, where } from "../ops/elementwise.js";
 import { fmtShape } from "../tensor/shape.js";
 import { checkpointMetadata, unflattenOptimizerState } from "../io/checkpoint.js";
 
@@ -368,8 +368,12 @@ export class Adam extends Optimizer<AdamOptions> {
     const t = add(s.step!, 1);
     const m = add(mul(s.exp_avg!, beta1), mul(g, sub(1, beta1)));
     const v = add(mul(s.exp_avg_sq!, beta2), mul(mul(g, g), 1 - beta2));
-    const bc1 = sub(1, pow(beta1, t));
-    const bc2 = sub(1, pow(beta2, t));
+    // Bias corrections 1 - beta^t as -expm1(t log beta): in float32, 1 - pow(0.999, t) keeps
+    // only about four digits (pow lands within an ulp of 1, and 0.999 itself rounds to
+    // 0.99900001), which made every step about 1e-5 too large; PyTorch computes these in
+    // double. beta2 is a plain number, so its log is taken in double here.
+    const bc1 = neg(expm1(mul(t, log(beta1))));
+    const bc2 = neg(expm1(mul(t, Math.log(beta2))));
     let vMax = v;
     if (group.amsgrad) {
       vMax = maximum(s.max_exp_avg_sq!, v);
