@@ -200,6 +200,14 @@ def binary_cases():
     out.append(op_case("add/int32-scalar-int", "add", [ia, 3], lambda a, b: a + b))
     out.append(op_case("add/int32-scalar-float", "add", [ia, 1.5], lambda a, b: a + b))
     out.append(op_case("mul/int32-float32", "mul", [ia, randn(g, 10)], lambda a, b: a * b, scale="broadcast"))
+    # Bool arithmetic stays bool where PyTorch allows it (+ is or, * is and), else raises.
+    ba, bb = torch.tensor([True, True, False, False]), torch.tensor([True, False, True, False])
+    for op in ["add", "mul", "maximum", "minimum"]:
+        out.append(op_case(f"{op}/bool", op, [ba, bb], BINARY[op]))
+    out.append(op_case("sub/bool", "sub", [ba, bb], BINARY["sub"], error_kind="shape"))
+    out.append(op_case("neg/bool", "neg", [ba], torch.neg, error_kind="shape"))
+    out.append(op_case("add/bool-int-scalar", "add", [ba, 1], lambda a, b: a + b))
+    out.append(op_case("square/bool", "square", [ba], torch.square))
     # Integer division by zero: PyTorch raises.
     for op in ["mod", "floorDiv"]:
         out.append(op_case(f"{op}/int32-by-zero", op, [i32([1, -1, 0]), i32([0, 0, 0])], BINARY[op], error_kind="value"))
@@ -222,6 +230,9 @@ def where_cases():
     out.append(op_case("where/scalars", "where", [c, randn(g, 4, 5), 0.0], lambda c, a, b: torch.where(c, a, b)))
     out.append(op_case("where/edge", "where", [torch.tensor([True, False, True, False]), f32([nan, 1.0, -0.0, inf]), f32([2.0, nan, 1.0, -inf])], torch.where, elementwise_edge=True))
     out.append(op_case("where/int32", "where", [c, i32(list(range(20)), [4, 5]), i32([-1] * 20, [4, 5])], torch.where))
+    out.append(op_case("where/two-ints", "where", [c, 1, 2], lambda c, a, b: torch.where(c, a, b).to(torch.int32),
+                       note="PyTorch gives int64; tensorbook's integers are int32"))
+    out.append(op_case("where/float-condition", "where", [c.float(), randn(g, 4, 5), randn(g, 4, 5)], torch.where, error_kind="shape"))
     return out
 
 
