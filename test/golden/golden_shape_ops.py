@@ -79,6 +79,26 @@ def reduce_scale(op, axis, keepdims, correction=None):
     return f
 
 
+class LogSumExpSoftmaxGrad(torch.autograd.Function):
+    """torch.logsumexp with softmax(x) as its derivative where the largest x is finite.
+    PyTorch's own backward, exp(x - logsumexp(x)), gives each of n equal huge inputs (1e30)
+    the whole cotangent instead of 1/n of it: x - logsumexp(x) rounds to 0 in float32 and
+    in float64 alike. Rows with an infinite maximum keep PyTorch's own formula."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.save_for_backward(x)
+        ctx.dim = dim
+        return torch.logsumexp(x, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        finite = torch.isfinite(torch.amax(x, ctx.dim, keepdim=True))
+        native = torch.exp(x - torch.logsumexp(x, ctx.dim, keepdim=True))
+        return g.unsqueeze(ctx.dim) * torch.where(finite, torch.softmax(x, ctx.dim), native), None
+
+
 def arg_fn(op, axis, keepdims):
     def f(x):
         fn = torch.argmax if op == "argmax" else torch.argmin
@@ -145,9 +165,7 @@ def reduce_cases():
     ])
     for op in ["sum", "prod", "max", "min", "mean", "variance", "std"]:
         out.append(op_case(f"{op}/edge", op, [rows], reduce_fn(op, -1, False), params={"axis": -1}, scale=reduce_scale(op, -1, False)))
-    # logsumexp in float64: PyTorch's float32 backward, exp(x - logsumexp(x)), gives each of
-    # n equal huge inputs the whole cotangent (x - logsumexp(x) rounds to 0), not 1/n of it.
-    out.append(op_case("logsumexp/edge", "logsumexp", [rows], lambda x: reduce_fn("logsumexp", -1, False)(x.double()).float(),
+    out.append(op_case("logsumexp/edge", "logsumexp", [rows], lambda x: LogSumExpSoftmaxGrad.apply(x, -1),
                        params={"axis": -1}, scale=reduce_scale("logsumexp", -1, False)))
     for op in ["argmax", "argmin"]:
         out.append(op_case(f"{op}/edge", op, [rows], arg_fn(op, -1, False), params={"axis": -1}))
