@@ -67,6 +67,16 @@ function plainHypers(group: { vars: Record<string, unknown> }): string {
     .map((k) => `${k}=${String(g[k])}`).join(",");
 }
 
+/** defaults with options written over them, refusing names the optimizer does not have:
+ *  a PyTorch spelling such as weight_decay would otherwise be ignored without a word. */
+function withOptions<H extends object>(where: string, defaults: H, options: object): H {
+  const unknown = Object.keys(options).filter((k) => !(k in defaults));
+  if (unknown.length) {
+    throw new Error(`${where}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")} (the options are ${Object.keys(defaults).join(", ")})`);
+  }
+  return { ...defaults, ...options };
+}
+
 /** Frees the compiled update programs (their arenas) of optimizers that were collected. */
 const programsOf = new FinalizationRegistry<{ clear(): void }[]>((runs) => {
   for (const r of runs) r.clear();
@@ -98,7 +108,7 @@ export abstract class Optimizer<H extends { lr: number }> {
       seen.add(p);
     });
     const { params: _p, ...overrides } = input as ParamGroupInput<H> & Record<string, unknown>;
-    const hyper = { ...this.defaults, ...overrides } as H;
+    const hyper = withOptions(`${this.constructor.name} (parameter group ${this.paramGroups.length})`, this.defaults, overrides);
     const group = { ...hyper, params } as unknown as ParamGroup<H>;
     const vars: Record<string, Variable> = {};
     for (const key of ["lr", ...this.scheduledHypers()]) {
@@ -285,7 +295,8 @@ export interface SGDOptions {
 export class SGD extends Optimizer<SGDOptions> {
   protected readonly stateKeys = ["momentum_buffer", "step"];
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDOptions>>, options: Partial<SGDOptions> & { lr: number }) {
-    const o = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options };
+    if (typeof options?.lr !== "number") throw new Error(`SGD: options.lr is required (a number), got ${String(options?.lr)}`);
+    const o = withOptions("SGD", { lr: options.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }, options);
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new Error("SGD: nesterov momentum needs momentum > 0 and dampening 0");
     super(params, o);
   }
@@ -332,11 +343,14 @@ export interface AdamInput {
   amsgrad?: boolean;
 }
 
-function adamDefaults(options: AdamInput, weightDecay: number): AdamOptions {
+function adamDefaults(name: string, options: AdamInput, weightDecay: number): AdamOptions {
   const { betas, ...rest } = options;
   const [beta1, beta2] = betas ?? [0.9, 0.999];
-  return { lr: 1e-3, beta1, beta2, eps: 1e-8, weightDecay, amsgrad: false, ...rest };
+  return withOptions(name, { lr: 1e-3, beta1, beta2, eps: 1e-8, weightDecay, amsgrad: false }, rest);
 }
+
+/** An Adam parameter group may give betas as a pair, as the constructor takes them. */
+type AdamGroupInput = ParamGroupInput<AdamOptions> & { betas?: [number, number] };
 
 /** Adam (Kingma and Ba), PyTorch's form: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *  p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). AdamW decays p by
@@ -344,8 +358,12 @@ function adamDefaults(options: AdamInput, weightDecay: number): AdamOptions {
 export class Adam extends Optimizer<AdamOptions> {
   protected readonly stateKeys = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
   protected readonly decoupled: boolean = false;
-  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options: AdamInput = {}) {
-    super(params, adamDefaults(options, 0));
+  constructor(params: Iterable<Tensor> | Iterable<AdamGroupInput>, options: AdamInput = {}) {
+    super(params, adamDefaults(new.target.name, options, 0));
+  }
+  override addParamGroup(input: AdamGroupInput): void {
+    const { betas, ...rest } = input;
+    super.addParamGroup(betas ? { ...rest, beta1: betas[0], beta2: betas[1] } : rest);
   }
   protected override scheduledHypers(): string[] {
     return ["beta1"];
@@ -390,7 +408,7 @@ export class Adam extends Optimizer<AdamOptions> {
 
 export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
-  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options: AdamInput = {}) {
+  constructor(params: Iterable<Tensor> | Iterable<AdamGroupInput>, options: AdamInput = {}) {
     super(params, { weightDecay: 0.01, ...options });
   }
 }
@@ -410,7 +428,7 @@ export interface RMSpropOptions {
 export class RMSprop extends Optimizer<RMSpropOptions> {
   protected readonly stateKeys = ["step", "square_avg", "grad_avg", "momentum_buffer"];
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<RMSpropOptions>>, options: Partial<RMSpropOptions> = {}) {
-    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...options });
+    super(params, withOptions("RMSprop", { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false }, options));
   }
   protected override scheduledHypers(): string[] {
     return ["momentum"];
@@ -454,7 +472,7 @@ export interface AdagradOptions {
 export class Adagrad extends Optimizer<AdagradOptions> {
   protected readonly stateKeys = ["step", "sum"];
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdagradOptions>>, options: Partial<AdagradOptions> = {}) {
-    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, ...options });
+    super(params, withOptions("Adagrad", { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 }, options));
   }
   protected initState(p: Tensor, group: ParamGroup<AdagradOptions>): State {
     return { step: scalarVar(0, "step"), sum: stateLike(p, "sum", group.initialAccumulatorValue) };

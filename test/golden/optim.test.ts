@@ -50,12 +50,6 @@ const SCALAR: Tolerance = { ulps: 8, scaled: 16 };
 
 type AnyOptimizer = tb.optim.Optimizer<{ lr: number }>;
 
-/** A parameter group's options in tensorbook's form: Adam's betas pair is beta1, beta2. */
-function groupOptions(o: Options): Options {
-  const { betas, ...rest } = o;
-  return Array.isArray(betas) ? { ...rest, beta1: betas[0]!, beta2: betas[1]! } : rest;
-}
-
 function makeOptimizer(kind: string, params: unknown, options: Options): AnyOptimizer {
   const o = options as never;
   const p = params as never;
@@ -73,7 +67,7 @@ function setup(c: OptimizerCase) {
   const model = new tb.nn.Sequential(new tb.nn.Linear(3, 5), new tb.nn.Tanh(), new tb.nn.Linear(5, 2));
   model.loadStateDict(Object.fromEntries(Object.entries(c.state).map(([k, r]) => [k, toTensor(r)])));
   const params = c.groups
-    ? [{ params: model[0]!.parameters(), ...groupOptions(c.groups[0]!) }, { params: model[2]!.parameters(), ...groupOptions(c.groups[1]!) }]
+    ? [{ params: model[0]!.parameters(), ...c.groups[0]! }, { params: model[2]!.parameters(), ...c.groups[1]! }]
     : model.parameters();
   const opt = makeOptimizer(c.optimizer, params, c.options);
   /** One training step: the loss and, when clipping by norm, the total norm before it. */

@@ -184,6 +184,20 @@ describe("optimizer API", () => {
     expect(() => new optim.SGD([tb.ones([2]).requiresGrad_().mul(2)], { lr: 1 })).toThrow("must be a float32 leaf tensor (a parameter), not the result of an op");
   });
 
+  it("unknown options are refused, naming them; Adam groups take betas as a pair", () => {
+    const a = new Variable(tb.tensor([1, 1]));
+    const b = new Variable(tb.tensor([1]));
+    const loose = (o: object) => o as { lr: number };
+    expect(() => new optim.SGD([a], loose({ lr: 0.1, weight_decay: 0.1 }))).toThrow('SGD: unknown option "weight_decay" (the options are lr, momentum, dampening, weightDecay, nesterov)');
+    expect(() => new optim.AdamW([a], loose({ lr: 0.1, beta: 0.9 }))).toThrow('AdamW: unknown option "beta"');
+    expect(() => new optim.RMSprop([a], loose({ decay: 0.9 }))).toThrow('RMSprop: unknown option "decay"');
+    expect(() => new optim.Adagrad([a], loose({ lr_decay: 0.1 }))).toThrow('Adagrad: unknown option "lr_decay"');
+    expect(() => new optim.SGD([{ params: [a] }, { params: [b], momentom: 0.9 } as never], { lr: 0.1 })).toThrow('SGD (parameter group 1): unknown option "momentom"');
+    expect(() => new optim.SGD([a], loose({}))).toThrow("SGD: options.lr is required");
+    const opt = new optim.Adam([{ params: [a] }, { params: [b], betas: [0.5, 0.8] }], { betas: [0.7, 0.9] });
+    expect(opt.paramGroups.map((g) => [g.beta1, g.beta2])).toEqual([[0.7, 0.9], [0.5, 0.8]]);
+  });
+
   it("minimize(loss) is zeroGrad, backward, step", () => {
     const w = new Variable(tb.tensor([3]));
     const opt = new optim.SGD([w], { lr: 0.25 });
