@@ -132,10 +132,11 @@ export type Kernel =
    *  may broadcast (stride 0), e.g. indexSelect passes a 1-D index expanded to out's shape. */
   | { kind: "gather"; axis: number; input: View; index: View; out: View }
   /** out (pre-filled copy) [index[i] along axis] += src[i]. The index view may broadcast
-   *  (stride 0); concat, pad and the slice gradient use it with an iota index. */
+   *  (stride 0). */
   | { kind: "scatterAdd"; axis: number; index: View; src: View; out: View }
   /** Materialise a strided view into a contiguous one (also used for casts of layout).
-   *  `out` may also be an existing tensor's view (in-place assignment of running statistics,
+   *  `out` may also be a strided block of a larger buffer (concat and place write their
+   *  inputs this way) or an existing tensor's view (in-place assignment of running statistics,
    *  optimizer updates and graph variables); it never overlaps input. */
   | { kind: "copy"; input: View; out: View }
   /** Counter-based random bits: out[i] = philox(key, counter + i), mapped by `dist`. */

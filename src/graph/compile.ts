@@ -72,7 +72,7 @@ type BufferRole = "temp" | "staging" | "variable" | "constant";
 
 interface SymBuffer extends Buffer {
   role: BufferRole;
-  /** Data written at record time (iota tables): such buffers become constants. */
+  /** Data a kernel impl wrote at record time: such buffers become constants. */
   init?: { dtype: DType; offset: number; data: Float32Array | Int32Array | Uint8Array }[];
   /** The variable or graph constant this buffer stands for. */
   source?: Variable | Float32Array | Int32Array | Uint8Array;
@@ -330,14 +330,6 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
       const view = ctx.alloc(shape, dtype);
       if (sizeOf(shape) > 0) rec.dispatch({ kind: "elementwise", expr: { op: "const", value: v, dtype }, inputs: [], out: view });
       return view;
-    },
-    iota(shape, axis, start, step) {
-      const n = shape[axis]!;
-      const v = ctx.alloc([n], "int32");
-      const data = new Int32Array(n);
-      for (let i = 0; i < n; i++) data[i] = start + i * step;
-      rec.write(v.buffer, "int32", 0, data);
-      return { ...v, shape: [...shape], strides: shape.map((_d, i) => (i === axis ? 1 : 0)) };
     },
   };
 

@@ -87,7 +87,7 @@ export function full(shape: readonly number[], value: number | boolean, options:
   const dt = options.dtype ?? (typeof value === "boolean" ? "bool" : "float32");
   for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`full: invalid shape ${fmtShape(shape)}`);
   const arr = arrayFor(dt, sizeOf(shape));
-  if (value) arr.fill(Number(value));
+  if (!Object.is(Number(value), 0)) arr.fill(Number(value)); // -0 too: the arrays start at +0
   return finish(Tensor._fromArray(arr, [...shape], dt), options);
 }
 

@@ -6,7 +6,7 @@ import type { DType } from "../backend/backend.js";
 import { bind } from "../core/trace.js";
 import { Tensor } from "../tensor/tensor.js";
 import { fmtShape, isContiguous, normAxes, normAxis, resolveReshape, shapesEqual, broadcastShapes, promoteTypes } from "../tensor/shape.js";
-import { add, cast, eq, lt, sub, where } from "./elementwise.js";
+import { add, cast, eq, lt, where } from "./elementwise.js";
 import { arange } from "./creation.js";
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -135,9 +135,11 @@ export function sliceP(x: Tensor, starts: readonly number[], steps: readonly num
   return identity ? x : bind("slice", [x], { starts: [...starts], steps: [...steps], shape: [...shape] });
 }
 
-/** zeros(shape) with x written at starts + i * steps (the gradient of slice). */
-export function place(x: Tensor, shape: readonly number[], starts: readonly number[], steps: readonly number[]): Tensor {
-  return bind("place", [x], { shape: [...shape], starts: [...starts], steps: [...steps] });
+/** full(shape, value) with x written at starts + i * steps (with value 0, the gradient of
+ *  slice). Every element of x arrives unchanged, -0 and denormals included. */
+export function place(x: Tensor, shape: readonly number[], starts: readonly number[], steps: readonly number[], value = 0): Tensor {
+  const params = { shape: [...shape], starts: [...starts], steps: [...steps] };
+  return bind("place", [x], Object.is(value, 0) ? params : { ...params, value });
 }
 
 /** `length` entries of axis starting at `start`. */
@@ -252,14 +254,15 @@ export function pad(x: Tensor, padding: readonly number[], options: { value?: nu
   }
   // Crop negative amounts first, then place into the padded shape.
   const spec: SliceSpec[] = x.shape.map((n, i) => [Math.max(0, -before[i]), n - Math.max(0, -after[i])]);
-  let y = slice(x, spec);
+  const y = slice(x, spec);
   const starts = before.map((b) => Math.max(0, b));
   const shape = y.shape.map((n, i) => n + starts[i] + Math.max(0, after[i]));
   if (shapesEqual(shape, y.shape)) return y;
+  // The fill in x's dtype, as PyTorch's fill_: int32 truncates toward zero, bool is v != 0.
   const v = options.value ?? 0;
-  if (v === 0) return place(y, shape, starts, shape.map(() => 1));
-  y = sub(y, v);
-  return add(place(y, shape, starts, shape.map(() => 1)), v);
+  if (x.dtype === "int32" && !(Math.abs(v) < 2 ** 31)) throw new Error(`pad: value ${v} does not fit the int32 input ${fmtShape(x.shape)} (give a finite value within int32 range)`);
+  const fill = x.dtype === "float32" ? Math.fround(v) : x.dtype === "int32" ? Math.trunc(v) : Number(v !== 0);
+  return place(y, shape, starts, shape.map(() => 1), fill);
 }
 
 /** Tiles x: reps[i] copies along axis i (reps may be longer than the rank: new leading axes). */

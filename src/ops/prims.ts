@@ -60,8 +60,9 @@ export interface ParamMap {
   /** out = base with src added at index positions along axis (inputs: base, index, src). */
   scatterAdd: { axis: number };
   concat: { axis: number };
-  /** Inverse of slice: out = zeros(shape) with the input written at starts + i * steps. */
-  place: { shape: number[]; starts: number[]; steps: number[] };
+  /** Inverse of slice: out = full(shape, value ?? 0) with the input written at
+   *  starts + i * steps (value: constant padding; absent for the gradient of slice). */
+  place: { shape: number[]; starts: number[]; steps: number[]; value?: number };
   conv2d: Conv2dParams;
   conv2dInputGrad: Conv2dParams & { inputShape: number[] };
   conv2dWeightGrad: Conv2dParams & { weightShape: number[] };

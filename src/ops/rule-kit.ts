@@ -16,8 +16,6 @@ export interface KernelCtx {
   alloc(shape: readonly number[], dtype: DType): View;
   /** A fresh contiguous view filled with a constant. */
   full(shape: readonly number[], dtype: DType, value: number): View;
-  /** An int32 view of `shape` whose value along `axis` is start + i * step (stride 0 elsewhere). */
-  iota(shape: readonly number[], axis: number, start: number, step: number): View;
 }
 
 export type Impl<P extends Prim> =

@@ -358,36 +358,35 @@ export const rules: { [P in Prim]: Rule<P> } = {
         return piece;
       });
     },
+    // Each input copied into its block of the output: every bit pattern (-0, NaN payloads,
+    // denormals) arrives unchanged, and the pieces cover the output, so nothing is filled.
     (ctx, xs, p, out) => {
-      const v = ctx.full(out.shape, out.dtype, 0);
+      const v = ctx.alloc(out.shape, out.dtype);
       let at = 0;
       for (const x of xs) {
-        if (sizeOf(x.shape) > 0) {
-          const idx = ctx.iota(x.shape, p.axis, at, 1);
-          ctx.backend.dispatch({ kind: "scatterAdd", axis: p.axis, index: idx, src: x, out: v });
-        }
+        if (sizeOf(x.shape) > 0) ctx.backend.dispatch({ kind: "copy", input: x, out: viewOf(v, x.shape, v.strides, v.offset + at * v.strides[p.axis]) });
         at += x.shape[p.axis];
       }
       return v;
     },
   ),
   place: kernel(
-    (xs, p) => ({ shape: p.shape, dtype: xs[0].dtype }),
+    (xs, p) => {
+      const x = xs[0];
+      const ok = p.shape.length === x.shape.length && x.shape.every((n, a) =>
+        n === 0 || (p.starts[a] >= 0 && p.starts[a] < p.shape[a] && p.starts[a] + (n - 1) * p.steps[a] >= 0 && p.starts[a] + (n - 1) * p.steps[a] < p.shape[a]));
+      if (!ok) throw new Error(`place: ${avalStr(x)} at starts [${p.starts}] steps [${p.steps}] does not fit in ${fmtShape(p.shape)}`);
+      return { shape: p.shape, dtype: x.dtype };
+    },
     (g, [x], _y, p) => [o.sliceP(g, p.starts, p.steps, x.shape)],
+    // The fill, then x copied into the strided block it occupies: exact for every value.
     (ctx, [x], p) => {
-      let cur = x;
-      for (let a = 0; a < p.shape.length; a++) {
-        if (cur.shape[a] === p.shape[a] && p.starts[a] === 0 && p.steps[a] === 1) continue;
-        const shape = [...cur.shape];
-        shape[a] = p.shape[a];
-        const next = ctx.full(shape, x.dtype, 0);
-        if (sizeOf(cur.shape) > 0) {
-          const idx = ctx.iota(cur.shape, a, p.starts[a], p.steps[a]);
-          ctx.backend.dispatch({ kind: "scatterAdd", axis: a, index: idx, src: cur, out: next });
-        }
-        cur = next;
+      const v = ctx.full(p.shape, x.dtype, p.value ?? 0);
+      if (sizeOf(x.shape) > 0) {
+        const off = p.starts.reduce((s, st, a) => s + st * v.strides[a], v.offset);
+        ctx.backend.dispatch({ kind: "copy", input: x, out: viewOf(v, x.shape, v.strides.map((st, a) => st * p.steps[a]), off) });
       }
-      return cur === x ? copyTo(ctx, x) : cur;
+      return v;
     },
   ),
 
@@ -412,14 +411,6 @@ export function runImpl<P extends Prim>(
       const v = ctx.alloc(shape, dtype);
       if (sizeOf(shape) > 0) backend.dispatch({ kind: "elementwise", expr: { op: "const", value, dtype }, inputs: [], out: v });
       return v;
-    },
-    iota(shape, axis, start, step) {
-      const n = shape[axis];
-      const v = ctx.alloc([n], "int32");
-      const data = new Int32Array(n);
-      for (let i = 0; i < n; i++) data[i] = start + i * step;
-      backend.write(v.buffer, "int32", 0, data);
-      return { ...v, shape: [...shape], strides: shape.map((_d, i) => (i === axis ? 1 : 0)) };
     },
   };
   const rule = rules[prim] as Rule<P>;

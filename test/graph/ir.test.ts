@@ -114,6 +114,16 @@ describe("graph IR", () => {
     expect(g.nodes.filter((k) => k.kind === "constant")).toHaveLength(1);
   });
 
+  it("common subexpressions keep -0 apart from 0, and NaN apart from the infinities", () => {
+    const t = builder();
+    const x = t.input("x", f32(2), 0);
+    const sums = [0, -0].map((v) => t.op("add", [x, t.op("expand", [t.scalar(v)], f32(2), { shape: [2] })], f32(2), {}));
+    const pads = [NaN, Infinity, -Infinity, 0, -0].map((value) => t.op("place", [x], f32(4), { shape: [4], starts: [1], steps: [1], value }));
+    const g = eliminateCommonSubexpressions(t.b.build([...sums, ...pads]));
+    expect(g.nodes.filter((k) => k.kind === "constant")).toHaveLength(2);
+    expect(g.ops.filter((o) => o.prim === "place")).toHaveLength(5);
+  });
+
   it("algebraic simplification: x*1, x+0, double transposes, reshape chains, no-op and round-trip casts", () => {
     const t = builder();
     const x = t.input("x", f32(2, 3), 0);

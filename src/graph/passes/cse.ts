@@ -8,10 +8,15 @@ import { rebuild, type Graph, type Node } from "../ir.js";
 /** Constants up to this many elements are compared by contents. */
 const MAX_CONSTANT_KEY = 256;
 
+/** A number as key text that tells apart what String and JSON merge: -0 from 0, and (in
+ *  JSON) NaN and the infinities from null and from each other. */
+const numKey = (v: number): string => (Object.is(v, -0) ? "-0" : String(v));
+const paramKey = (_k: string, v: unknown): unknown => (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0)) ? `#${numKey(v)}` : v);
+
 function key(n: Node, map: Int32Array): string | undefined {
-  if (n.kind === "op") return `op ${n.prim} ${JSON.stringify(n.params)} ${n.inputs.map((i) => map[i]).join(",")} ${n.phase}`;
+  if (n.kind === "op") return `op ${n.prim} ${JSON.stringify(n.params, paramKey)} ${n.inputs.map((i) => map[i]).join(",")} ${n.phase}`;
   if (n.kind === "constant" && n.data.length <= MAX_CONSTANT_KEY) {
-    return `const ${n.aval.dtype} [${n.aval.shape}] ${Array.from(n.data).join(",")}`;
+    return `const ${n.aval.dtype} [${n.aval.shape}] ${Array.from(n.data, numKey).join(",")}`;
   }
   return undefined;
 }
