@@ -2,15 +2,17 @@
 // kernels at run time (as jax-js and tinygrad do), with no compiler outside this project.
 //
 // Scope: type, import (one shared memory), function, export and code sections; locals;
-// structured control flow; i32/f32 scalar ops; SIMD128 (0xFD prefix) and the relaxed-SIMD
-// fused multiply-add. A `Fn` collects one function body as bytes; a `ModuleBuilder` collects
+// structured control flow; i32/i64/f32/f64 scalar ops; SIMD128 (0xFD prefix) and the
+// relaxed-SIMD fused multiply-adds. A `Fn` collects one function body as bytes; a `ModuleBuilder` collects
 // functions and serialises the module. Opcode numbers follow the WebAssembly core spec
 // (binary format, section 5.4) and the SIMD proposal's opcode table.
 
 export const I32 = 0x7f;
+export const I64 = 0x7e;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof I64 | typeof F32 | typeof F64 | typeof V128;
 
 /** Unsigned LEB128. */
 export function uleb(out: number[], n: number): void {
@@ -20,6 +22,20 @@ export function uleb(out: number[], n: number): void {
     if (n !== 0) byte |= 0x80;
     out.push(byte);
   } while (n !== 0);
+}
+
+/** Signed LEB128 of a 64-bit integer. */
+export function sleb64(out: number[], n: bigint): void {
+  n = BigInt.asIntN(64, n);
+  for (;;) {
+    const byte = Number(n & 0x7fn);
+    n >>= 7n;
+    if ((n === 0n && (byte & 0x40) === 0) || (n === -1n && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return;
+    }
+    out.push(byte | 0x80);
+  }
 }
 
 /** Signed LEB128 of a 32-bit integer. */
@@ -44,6 +60,8 @@ function name(out: number[], s: string): void {
 
 const f32buf = new Float32Array(1);
 const f32bytes = new Uint8Array(f32buf.buffer);
+const f64buf = new Float64Array(1);
+const f64bytes = new Uint8Array(f64buf.buffer);
 
 /** SIMD opcodes used by the kernels (after the 0xFD prefix). */
 export const S = {
@@ -52,18 +70,24 @@ export const S = {
   i32x4_extract_lane: 27, i32x4_replace_lane: 28, f32x4_extract_lane: 31, f32x4_replace_lane: 32,
   i32x4_eq: 55, i32x4_ne: 56, i32x4_lt_s: 57, i32x4_gt_s: 59, i32x4_le_s: 61, i32x4_ge_s: 63,
   f32x4_eq: 65, f32x4_ne: 66, f32x4_lt: 67, f32x4_gt: 68, f32x4_le: 69, f32x4_ge: 70,
+  f64x2_eq: 71, f64x2_ne: 72, f64x2_lt: 73, f64x2_gt: 74, f64x2_le: 75, f64x2_ge: 76,
   not: 77, and: 78, andnot: 79, or: 80, xor: 81, bitselect: 82, any_true: 83,
   load8_lane: 84, load32_lane: 86, store8_lane: 88, store32_lane: 90, load32_zero: 92,
+  f32x4_demote_f64x2_zero: 94, f64x2_promote_low_f32x4: 95,
   i8x16_narrow_i16x8_u: 102,
   f32x4_ceil: 103, f32x4_floor: 104, f32x4_trunc: 105, f32x4_nearest: 106,
+  f64x2_trunc: 122, f64x2_nearest: 148,
   i16x8_narrow_i32x4_u: 134, i16x8_extend_low_i8x16_u: 137,
   i32x4_abs: 160, i32x4_neg: 161, i32x4_all_true: 163, i32x4_bitmask: 164, i32x4_extend_low_i16x8_u: 169,
   i32x4_shl: 171, i32x4_shr_s: 172, i32x4_shr_u: 173, i32x4_add: 174, i32x4_sub: 177,
   i32x4_mul: 181, i32x4_min_s: 182, i32x4_max_s: 184,
   f32x4_abs: 224, f32x4_neg: 225, f32x4_sqrt: 227, f32x4_add: 228, f32x4_sub: 229,
   f32x4_mul: 230, f32x4_div: 231, f32x4_min: 232, f32x4_max: 233, f32x4_pmin: 234, f32x4_pmax: 235,
-  i32x4_trunc_sat_f32x4_s: 248, f32x4_convert_i32x4_s: 250,
-  f32x4_relaxed_madd: 0x105,
+  i64x2_shl: 203, i64x2_add: 206, i64x2_sub: 209,
+  f64x2_abs: 236, f64x2_neg: 237, f64x2_add: 240, f64x2_sub: 241, f64x2_mul: 242, f64x2_div: 243,
+  f64x2_pmin: 246, f64x2_pmax: 247,
+  i32x4_trunc_sat_f32x4_s: 248, f32x4_convert_i32x4_s: 250, f64x2_convert_low_i32x4_s: 254,
+  f32x4_relaxed_madd: 0x105, f32x4_relaxed_nmadd: 0x106, f64x2_relaxed_madd: 0x107, f64x2_relaxed_nmadd: 0x108,
 } as const;
 
 /** Scalar opcodes used by the kernels. */
@@ -82,6 +106,14 @@ export const O = {
   f32_abs: 0x8b, f32_neg: 0x8c, f32_floor: 0x8e, f32_sqrt: 0x91, f32_add: 0x92, f32_sub: 0x93,
   f32_mul: 0x94, f32_div: 0x95, f32_min: 0x96, f32_max: 0x97,
   i32_trunc_f32_s: 0xa8, f32_convert_i32_s: 0xb2,
+  i64_load: 0x29, i64_const: 0x42, f64_const: 0x44,
+  i64_eqz: 0x50,
+  i64_add: 0x7c, i64_sub: 0x7d, i64_mul: 0x7e, i64_and: 0x83, i64_or: 0x84, i64_xor: 0x85,
+  i64_shl: 0x86, i64_shr_s: 0x87, i64_shr_u: 0x88,
+  f64_add: 0xa0, f64_sub: 0xa1, f64_mul: 0xa2,
+  i32_wrap_i64: 0xa7, i64_extend_i32_s: 0xac, i64_extend_i32_u: 0xad,
+  f32_demote_f64: 0xb6, f64_convert_i64_s: 0xb9, f64_promote_f32: 0xbb,
+  i32_reinterpret_f32: 0xbc, f32_reinterpret_i32: 0xbe,
 } as const;
 
 /** Block type for blocks that yield nothing. */
@@ -107,6 +139,12 @@ export class Fn {
   set(i: number): this { this.code.push(O.local_set); uleb(this.code, i); return this; }
   tee(i: number): this { this.code.push(O.local_tee); uleb(this.code, i); return this; }
   i32(n: number): this { this.code.push(O.i32_const); sleb(this.code, n); return this; }
+  i64(n: bigint): this { this.code.push(O.i64_const); sleb64(this.code, n); return this; }
+  f64(x: number): this {
+    f64buf[0] = x;
+    this.code.push(O.f64_const, ...f64bytes);
+    return this;
+  }
   f32(x: number): this {
     f32buf[0] = x;
     this.code.push(O.f32_const, ...f32bytes);
@@ -142,6 +180,18 @@ export class Fn {
     f32buf[0] = x;
     return this.v128splat(Array.from(f32bytes));
   }
+  /** v128.const with two equal f64 lanes. */
+  f64x2(x: number): this {
+    f64buf[0] = x;
+    return this.v128splat(Array.from(f64bytes), 2);
+  }
+  /** i8x16.shuffle of the two vectors on the stack by 32-bit lane indices (0..3 pick from
+   *  the first operand, 4..7 from the second). */
+  shuffle32(lanes: readonly [number, number, number, number]): this {
+    this.v(S.shuffle);
+    for (const l of lanes) for (let b = 0; b < 4; b++) this.code.push(4 * l + b);
+    return this;
+  }
   /** v128.const with four equal i32 lanes. */
   i32x4(n: number): this {
     return this.v128splat(Array.from(new Uint8Array(new Int32Array([n]).buffer)));
@@ -152,9 +202,24 @@ export class Fn {
   hoistConstants = false;
   private readonly constLocals = new Map<string, number>();
 
-  private v128splat(lane: number[]): this {
+  /** Emits `body` with vector constants inline (v128.const where used): for code off the
+   *  hot path, whose hoisted constants would only add live registers to the hot loop. */
+  coldConstants(body: () => void): void {
+    const hoist = this.hoistConstants;
+    this.hoistConstants = false;
+    try {
+      body();
+    } finally {
+      this.hoistConstants = hoist;
+    }
+  }
+
+  /** A v128.const made of `copies` copies of `lane` (4 for 32-bit lanes, 2 for 64-bit). */
+  private v128splat(lane: number[], copies = 4): this {
+    const bytes: number[] = [];
+    for (let l = 0; l < copies; l++) bytes.push(...lane);
     if (this.hoistConstants) {
-      const key = lane.join(",");
+      const key = bytes.join(",");
       let l = this.constLocals.get(key);
       if (l === undefined) {
         l = this.local(V128);
@@ -163,7 +228,7 @@ export class Fn {
       return this.get(l);
     }
     this.v(S.const);
-    for (let l = 0; l < 4; l++) this.code.push(...lane);
+    this.code.push(...bytes);
     return this;
   }
   block(): this { return this.op(O.block, VOID); }
@@ -208,8 +273,7 @@ export class Fn {
     for (const [key, l] of this.constLocals) {
       out.push(0xfd);
       uleb(out, S.const);
-      const lane = key.split(",").map(Number);
-      for (let i = 0; i < 4; i++) out.push(...lane);
+      out.push(...key.split(",").map(Number));
       out.push(O.local_set);
       uleb(out, l);
     }
@@ -217,6 +281,16 @@ export class Fn {
     const sized: number[] = [];
     uleb(sized, out.length);
     return sized.concat(out);
+  }
+}
+
+/** Pushes Horner's evaluation at f32x4 local z of a polynomial with coefficients highest
+ *  degree first, by fused multiply-adds when `fma` (relaxed SIMD) is on. */
+export function horner(f: Fn, z: number, coeffs: readonly number[], fma: boolean): void {
+  f.f32x4(coeffs[0]!);
+  for (let i = 1; i < coeffs.length; i++) {
+    if (fma) f.get(z).f32x4(coeffs[i]!).v(S.f32x4_relaxed_madd);
+    else f.get(z).v(S.f32x4_mul).f32x4(coeffs[i]!).v(S.f32x4_add);
   }
 }
 
@@ -230,6 +304,7 @@ function section(out: number[], id: number, content: number[]): void {
 export class ModuleBuilder {
   private readonly fns: Fn[] = [];
   private readonly exports: [string, number][] = [];
+  private readonly helpers = new Map<string, number>();
 
   constructor(private readonly memoryPages: { initial: number; maximum: number }) {}
 
@@ -238,6 +313,17 @@ export class ModuleBuilder {
     this.fns.push(fn);
     const index = this.fns.length - 1;
     if (exportName !== undefined) this.exports.push([exportName, index]);
+    return index;
+  }
+
+  /** A helper function shared by everything emitted into this module: built by `make` the
+   *  first time `key` is asked for, and its index returned every time. */
+  helper(key: string, make: () => Fn): number {
+    let index = this.helpers.get(key);
+    if (index === undefined) {
+      index = this.add(make());
+      this.helpers.set(key, index);
+    }
     return index;
   }
 
