@@ -29,13 +29,15 @@ export function sum(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
 export function prod(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
   return reduceOp("prod", x.dtype === "bool" ? cast(x, "int32") : x, axis, options);
 }
-/** Largest value over axes (all when undefined): PyTorch's amax, values only (argmax gives
- *  the index). The gradient is split evenly among tied maxima, as amax's and max()'s; a
- *  NaN result sends it to the NaN elements. */
+/** Largest value over axes (all when undefined): PyTorch's amax for every axis choice,
+ *  values only (argmax gives the index). A NaN in a group makes its result NaN. The
+ *  gradient is amax's: split evenly among the elements equal to the result, and NaN for
+ *  the whole group when the result is NaN (torch.max() over all elements instead sends it
+ *  to the NaN elements). */
 export function max(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
   return reduceOp("max", x, axis, options);
 }
-/** Smallest value over axes: PyTorch's amin (see max). */
+/** Smallest value over axes: PyTorch's amin for every axis choice, gradient included (see max). */
 export function min(x: Tensor, axis?: Axis, options?: ReduceOptions): Tensor {
   return reduceOp("min", x, axis, options);
 }

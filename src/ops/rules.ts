@@ -96,15 +96,14 @@ function reduce<P extends ReducePrim>(p: P, vjp: Rule<P>["vjp"]): Rule<P> {
   };
 }
 
-/** max/min over axes: the gradient is split evenly among the elements equal to the result
- *  (PyTorch's amax/amin, and max() over all elements); a NaN result sends it to the NaN
- *  elements, as PyTorch's max() does. */
+/** max/min over axes: PyTorch's amax/amin backward, (g / count) * mask with mask = (x == y)
+ *  and count its sum over the group. Ties share the gradient evenly; a NaN result equals no
+ *  element, so count = 0 and the whole group gets (g / 0) * 0 = NaN, as amax's gradient. */
 function maxMinVjp(g: Tensor, xs: Tensor[], out: Tensor, params: { axes: number[] }): Grads {
   const x = xs[0];
-  const y = o.expand(out, x.shape);
-  const mask = o.logicalOr(o.eq(x, y), o.logicalAnd(o.ne(x, x), o.ne(y, y)));
-  const count = o.sum(o.cast(mask, "float32"), params.axes, { keepdims: true });
-  return [o.where(mask, o.expand(o.div(g, count), x.shape), 0)];
+  const mask = o.cast(o.eq(x, o.expand(out, x.shape)), "float32");
+  const count = o.sum(mask, params.axes, { keepdims: true });
+  return [o.mul(o.expand(o.div(g, count), x.shape), mask)];
 }
 
 /** prod over axes: each element's gradient is the product of the other elements of its

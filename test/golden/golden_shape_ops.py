@@ -3,8 +3,10 @@
 # indexing ops (views with steps and negative indices, gather/scatter, concat, pad, ...)
 # and the creation ops whose values are defined (arange, linspace, eye, full).
 #
-# tensorbook's max/min over axes return values only, as torch.amax/amin (whose gradient
-# splits evenly among ties); var/std take `correction` as torch.var/std do.
+# tensorbook's max/min return values only and are torch.amax/amin for every axis choice,
+# the full reduction included (not torch.max()): the gradient splits evenly among ties, and
+# a NaN result gives its whole group a NaN gradient. var/std take `correction` as
+# torch.var/std do.
 
 import math
 

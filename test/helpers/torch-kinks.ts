@@ -61,13 +61,15 @@ export const kinkCases: KinkCase[] = [
   { name: "minimum tie", f: (a, b) => tb.minimum(a, b), inputs: [[1, 2], [1, 3]], grads: [[0.5, 1], [0.5, 0]] },
   { name: "maximum NaN", f: (a, b) => tb.maximum(a, b), inputs: [[NaN, 2], [1, 2]], grads: [[1, 0.5], [1, 0.5]] },
   { name: "minimum NaN", f: (a, b) => tb.minimum(a, b), inputs: [[NaN, 2], [1, 2]], grads: [[1, 0.5], [1, 0.5]] },
-  // max/min over axes split evenly among ties (torch.amax/amin; torch.max() over all)
+  // max/min over axes split evenly among ties (torch.amax/amin)
   { name: "max axis ties", f: (x) => tb.max(x, 1), inputs: [[[1, 3, 3], [2, 2, 2]]], grads: [[[0, 0.5, 0.5], [0.3333333432674408, 0.3333333432674408, 0.3333333432674408]]] },
   { name: "max all ties", f: (x) => tb.max(x), inputs: [[[1, 3, 3], [2, 2, 2]]], grads: [[[0, 0.5, 0.5], [0, 0, 0]]] },
   { name: "min axis 0 ties", f: (x) => tb.min(x, 0), inputs: [[[1, 3, 3], [1, 2, 3]]], grads: [[[0.5, 0, 0.5], [0.5, 1, 0.5]]] },
   { name: "min all ties", f: (x) => tb.min(x), inputs: [[[1, 3, 1], [2, 1, 2]]], grads: [[[0.3333333432674408, 0, 0.3333333432674408], [0, 0.3333333432674408, 0]]] },
-  // torch.max() of a tensor holding NaN is NaN; the gradient goes to the NaN elements
-  { name: "max all NaN", f: (x) => tb.max(x), inputs: [[[1, NaN, 3], [NaN, 2, 2]]], value: NaN, grads: [[[0, 0.5, 0], [0.5, 0, 0]]] },
+  // tb.max is torch.amax over all axes too: a NaN result gives the whole group a NaN
+  // gradient ((g / count) * mask with count 0), unlike torch.max(), which picks the NaNs
+  { name: "max all NaN", f: (x) => tb.max(x), inputs: [[[1, NaN, 3], [NaN, 2, 2]]], value: NaN, grads: [[[NaN, NaN, NaN], [NaN, NaN, NaN]]] },
+  { name: "min axis NaN", f: (x) => tb.min(x, 1), inputs: [[[1, NaN, 3], [2, 1, 1]]], value: [NaN, 1], grads: [[[NaN, NaN, NaN], [0, 0.5, 0.5]]] },
   // a ** b: d/da is 0 where b = 0 (also at a = 0); d/db is 0 at a = 0 with b >= 0, NaN for a < 0
   { name: "pow 0 ** 0", f: (a, b) => tb.pow(a, b), inputs: [[0], [0]], grads: [[0], [0]] },
   { name: "pow 0 ** 2", f: (a, b) => tb.pow(a, b), inputs: [[0], [2]], grads: [[0], [0]] },
