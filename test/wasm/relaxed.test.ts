@@ -1,8 +1,8 @@
 // The relaxed-SIMD paths (f32x4.relaxed_madd in the GEMM micro-kernel and in polynomial
 // evaluation) need `node --experimental-wasm-relaxed-simd` on Node 20, which the test
 // runner does not pass; this test runs them in a child node with the flag: transcendental
-// accuracy in ulp, matmul against a float64 loop, 1 vs 2 thread bit identity, and the
-// contraction of a * b + c in elementwise kernels.
+// accuracy in ulp (sin and cos over every exponent too), matmul against a float64 loop,
+// 1 vs 2 thread bit identity, and the contraction of a * b + c in elementwise kernels.
 
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -65,6 +65,26 @@ result.workers = two.workers;
   result.contracted = Array.from(fused).every((v, i) => v === xs[i] * xs[i] + cs[i]) && fused.some((v) => v !== 0);
   result.sharedNotContracted = Array.from(shared).every((v) => v === 0);
 }
+// sin and cos over random float32 bit patterns of every exponent, against float64 rounded
+// to float32 (trig.ts: within 2 ulp), so the fused polynomials keep the bound
+{
+  const n3 = 1 << 17, bits = new Uint32Array(n3), xs = new Float32Array(bits.buffer);
+  let s = 12345;
+  for (let i = 0; i < n3; i++) {
+    do { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; } while ((s & 0x7fffffff) >= 0x7f800000);
+    bits[i] = s;
+  }
+  const a = be.allocate(n3 * 4), o = be.allocate(n3 * 4);
+  be.write(a, "float32", 0, xs);
+  result.trigUlps = {};
+  for (const [op, ref] of [["sin", Math.sin], ["cos", Math.cos]]) {
+    be.dispatch({ kind: "elementwise", expr: { op, x: { op: "input", index: 0, dtype: "float32" }, dtype: "float32" }, inputs: [view(a, [n3])], out: view(o, [n3]) });
+    const got = be.read(o, "float32", 0, n3);
+    let worst = 0;
+    got.forEach((g, i) => { const y = Math.fround(ref(xs[i])); if (g !== y) worst = Math.max(worst, Math.abs(g - y) / ulp(y)); });
+    result.trigUlps[op] = worst;
+  }
+}
 console.log(JSON.stringify(result));
 `;
 
@@ -75,11 +95,12 @@ describe("wasm relaxed SIMD (child node with --experimental-wasm-relaxed-simd)",
     const out = execFileSync(process.execPath, ["--experimental-wasm-relaxed-simd", join(dir, "main.js")], { timeout: 60_000 });
     const r = JSON.parse(out.toString()) as {
       relaxed: boolean; ulps: Record<string, number>; matmulErr: number; identical: boolean; workers: number;
-      contracted: boolean; sharedNotContracted: boolean;
+      contracted: boolean; sharedNotContracted: boolean; trigUlps: Record<string, number>;
     };
     console.log("relaxed SIMD max ulp:", JSON.stringify(r.ulps), "matmul error / bound:", r.matmulErr.toFixed(4));
     expect(r.relaxed).toBe(true);
     for (const [op, u] of Object.entries(r.ulps)) expect(u, op).toBeLessThanOrEqual(4);
+    for (const [op, u] of Object.entries(r.trigUlps)) expect(u, `${op} over every exponent`).toBeLessThanOrEqual(2);
     // |error| <= K * 2^-24 * sum |a_k b_k| is the classical bound for a dot product
     expect(r.matmulErr).toBeLessThanOrEqual(1);
     expect(r.identical).toBe(true);

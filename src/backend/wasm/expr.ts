@@ -112,7 +112,7 @@ export class ExprGen {
     private readonly root: ScalarExpr,
     private readonly fma: boolean,
   ) {
-    this.math = new MathLib(fma);
+    this.math = new MathLib(fma, mod);
     this.ints = new IntLib(mod);
     this.count(root);
     this.slots = constParams(root);

@@ -12,22 +12,15 @@
 //   tanh   odd polynomial for |x| < 0.625, else 1 - 2 / (exp(2|x|) + 1) with x's sign.
 //   erf    x * P(x^2) for |x| < 1; 1 - exp(-x^2) * Q(1/x) for 1 <= |x| <= 4 (least-squares
 //          fits to erf/erfc in float64); erf = +-1 beyond 4 (erfc(4) < 2^-25).
-//   sin/cos  n = round(x * 2/pi), three-part Cody-Waite pi/2, Cephes polynomials on
-//          |r| <= pi/4, quadrant select. Accurate for |x| up to about 1e4.
+//   sin/cos  trig.ts: an exact reduction by pi/2 (four-part Cody-Waite in float32 below
+//          2^12, float64 below 2^17, Payne-Hanek above),
+//          Cephes polynomials on |r| <= pi/4, quadrant select.
 //   atan2  atan on [0, 1] (Cephes reduction at tan(pi/8)) and quadrant fix-up.
 
-import { Fn, S, V128 } from "./emit.js";
+import { Fn, horner, type ModuleBuilder, S, V128 } from "./emit.js";
+import { emitSinCos } from "./trig.js";
 
 type Helper = "exp" | "log" | "log1p" | "expm1" | "tanh" | "sigmoid" | "erf" | "sin" | "cos" | "atan2" | "pow";
-
-/** Pushes Horner's evaluation of coefficients (highest degree first) at local z. */
-function horner(f: Fn, z: number, coeffs: readonly number[], fma: boolean): void {
-  f.f32x4(coeffs[0]!);
-  for (let i = 1; i < coeffs.length; i++) {
-    if (fma) f.get(z).f32x4(coeffs[i]!).v(S.f32x4_relaxed_madd);
-    else f.get(z).v(S.f32x4_mul).f32x4(coeffs[i]!).v(S.f32x4_add);
-  }
-}
 
 /** Pushes 2^n for an i32x4 n in [-126, 127] as f32x4. */
 function pow2i(f: Fn, n: number): void {
@@ -56,8 +49,6 @@ const ERFC_LARGE = [
   -0.03516599754, 0.2458134262, -0.7592916955, 1.343036181, -1.442142193, 0.8440410691, -0.04386603283,
   -0.292957371, 0.004533485934, 0.5635483219, 3.438122148e-5,
 ];
-const SIN_P = [-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1];
-const COS_P = [2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2];
 const ATAN_P = [8.05374449538e-2, -1.38776856032e-1, 1.99777106478e-1, -3.33329491539e-1];
 
 /** Emits the functions inline into the kernel body: V8 does not inline wasm calls, and a
@@ -67,7 +58,7 @@ export class MathLib {
   /** With relaxed SIMD, polynomials use f32x4.relaxed_madd (fused on x86 with FMA3): fewer
    *  instructions and no worse accuracy. Results then differ in the last bit from runtimes
    *  without relaxed SIMD, but never between thread counts. */
-  constructor(private readonly fma: boolean) {}
+  constructor(private readonly fma: boolean, private readonly mod: ModuleBuilder) {}
 
   inline(f: Fn, h: Helper): void {
     const binary = h === "atan2" || h === "pow";
@@ -251,29 +242,8 @@ export class MathLib {
     f.get(x).i32x4(0x80000000 | 0).v(S.and).v(S.or);
   }
 
-  private sincos(f: Fn, x: number, cos: boolean): void {
-    const nf = f.local(V128), r = f.local(V128), z = f.local(V128), q = f.local(V128);
-    const s = f.local(V128), c = f.local(V128);
-    const t = f.local(V128);
-    f.get(x).f32x4(0.636619772367581343).v(S.f32x4_mul).f32x4(MAGIC).v(S.f32x4_add).tee(t).f32x4(MAGIC).v(S.f32x4_sub).set(nf);
-    f.get(x).get(nf).f32x4(1.5703125).v(S.f32x4_mul).v(S.f32x4_sub);
-    f.get(nf).f32x4(4.837512969970703125e-4).v(S.f32x4_mul).v(S.f32x4_sub);
-    f.get(nf).f32x4(7.54978995489188216e-8).v(S.f32x4_mul).v(S.f32x4_sub).set(r);
-    f.get(t).i32x4(MAGIC_BITS).v(S.i32x4_sub);
-    if (cos) f.i32x4(1).v(S.i32x4_add);
-    f.set(q);
-    f.get(r).get(r).v(S.f32x4_mul).set(z);
-    horner(f, z, SIN_P, this.fma);
-    f.get(z).v(S.f32x4_mul).get(r).v(S.f32x4_mul).get(r).v(S.f32x4_add).set(s);
-    horner(f, z, COS_P, this.fma);
-    f.get(z).v(S.f32x4_mul).get(z).v(S.f32x4_mul).get(z).f32x4(0.5).v(S.f32x4_mul).v(S.f32x4_sub);
-    f.f32x4(1).v(S.f32x4_add).set(c);
-    // odd quadrant: cos(r); quadrant 2 or 3: negate.
-    f.get(c).get(s).get(q).i32x4(1).v(S.and).i32x4(0).v(S.i32x4_ne).v(S.bitselect);
-    f.get(q).i32x4(2).v(S.and).i32(30).v(S.i32x4_shl).v(S.xor);
-  }
-  private sin(f: Fn, args: number[]): void { this.sincos(f, args[0]!, false); }
-  private cos(f: Fn, args: number[]): void { this.sincos(f, args[0]!, true); }
+  private sin(f: Fn, args: number[]): void { emitSinCos(f, this.mod, args[0]!, false, this.fma); }
+  private cos(f: Fn, args: number[]): void { emitSinCos(f, this.mod, args[0]!, true, this.fma); }
 
   /** atan2(y, x) with y = local 0, x = local 1. */
   private atan2(f: Fn, args: number[]): void {
