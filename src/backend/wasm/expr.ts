@@ -292,11 +292,6 @@ export class ExprGen {
     let t: DType;
     if (COMPARE.has(op)) t = a.dtype === "float32" || b.dtype === "float32" ? "float32" : "int32";
     else t = dtype === "float32" || op === "atan2" ? "float32" : "int32";
-    // Constant exponents: exact special cases instead of exp(b log a).
-    if (op === "pow" && t === "float32" && b.op === "const" && this.powConst(a, b.value)) {
-      coerce(f, "float32", dtype);
-      return;
-    }
     // max/min against a constant: pmax/pmin are one instruction (x < c ? c : x) and keep a
     // NaN x, which is what max/min must return for it; the general ops also order -0 < +0.
     if ((op === "max" || op === "min") && t === "float32") {
@@ -369,45 +364,18 @@ export class ExprGen {
     return e.op === "mul" && e.dtype === "float32" && (this.uses.get(e) ?? 0) <= 1 && !this.hoisted.has(e) &&
       e.a.dtype === "float32" && e.b.dtype === "float32";
   }
-
-  /** x ** c for constants with exact forms; returns false to use the general path. */
-  private powConst(a: ScalarExpr, c: number): boolean {
-    const f = this.f;
-    const small = Number.isInteger(c) && Math.abs(c) <= 4;
-    if (!small && c !== 0.5 && c !== -0.5) return false;
-    this.gen(a);
-    coerce(f, a.dtype, "float32");
-    const x = f.local(V128);
-    f.set(x);
-    if (c === 0.5 || c === -0.5) {
-      if (c < 0) f.f32x4(1);
-      f.get(x).v(S.f32x4_sqrt);
-      if (c < 0) f.v(S.f32x4_div);
-      return true;
-    }
-    if (c < 0) f.f32x4(1);
-    const n = Math.abs(c);
-    if (n === 0) f.f32x4(1);
-    else {
-      f.get(x);
-      for (let i = 1; i < n; i++) f.get(x).v(S.f32x4_mul);
-    }
-    if (c < 0) f.v(S.f32x4_div);
-    return true;
-  }
 }
 
 type ConstExpr = Extract<ScalarExpr, { op: "const" }>;
 
-/** Const nodes whose value is compiled into the code: pow exponents (exact special cases)
- *  and max/min bounds (pmax/pmin need a non-NaN bound). */
+/** Const nodes whose value is compiled into the code: max/min bounds (pmax/pmin need a
+ *  non-NaN bound). */
 function bakedConsts(root: ScalarExpr): Set<ScalarExpr> {
   const baked = new Set<ScalarExpr>();
   const seen = new Set<ScalarExpr>();
   const walk = (e: ScalarExpr): void => {
     if (seen.has(e)) return;
     seen.add(e);
-    if (e.op === "pow" && e.b.op === "const") baked.add(e.b);
     if (e.op === "max" || e.op === "min") for (const c of [e.a, e.b]) if (c.op === "const") baked.add(c);
     children(e).forEach(walk);
   };

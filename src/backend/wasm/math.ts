@@ -15,12 +15,21 @@
 //   sin/cos  trig.ts: an exact reduction by pi/2 (four-part Cody-Waite in float32 below
 //          2^12, float64 below 2^17, Payne-Hanek above),
 //          Cephes polynomials on |r| <= pi/4, quadrant select.
-//   atan2  atan on [0, 1] (Cephes reduction at tan(pi/8)) and quadrant fix-up.
+//   atan2  atan on [0, 1] (Cephes reduction at tan(pi/8)) and quadrant fix-up, C99's
+//          signed zeros and infinities.
+//   pow    pow.ts: 2^(b log2|a|) in float64 and C99's special cases.
 
 import { Fn, horner, type ModuleBuilder, S, V128 } from "./emit.js";
+import { emitPow } from "./pow.js";
 import { emitSinCos } from "./trig.js";
 
 type Helper = "exp" | "log" | "log1p" | "expm1" | "tanh" | "sigmoid" | "erf" | "sin" | "cos" | "atan2" | "pow";
+
+/** ORs the sign bit of local x into the value on the stack, without a constant: for
+ *  functions whose result has x's sign, so that a -0 input gives -0. */
+function orSignOf(f: Fn, x: number): void {
+  f.get(x).i32(31).v(S.i32x4_shr_u).i32(31).v(S.i32x4_shl).v(S.or);
+}
 
 /** Pushes 2^n for an i32x4 n in [-126, 127] as f32x4. */
 function pow2i(f: Fn, n: number): void {
@@ -159,6 +168,7 @@ export class MathLib {
     horner(f, r, EXP_P, this.fma);
     f.get(r).get(r).v(S.f32x4_mul).v(S.f32x4_mul).get(r).v(S.f32x4_add);
     f.get(s).v(S.f32x4_mul).get(s).f32x4(1).v(S.f32x4_sub).v(S.f32x4_add);
+    orSignOf(f, args[0]!); // expm1(-0) = -0 (the sum above gives +0)
   }
 
   private log(f: Fn, args: number[]): void {
@@ -217,6 +227,7 @@ export class MathLib {
     // copy x's sign bit
     f.get(x).i32x4(0x80000000 | 0).v(S.and).v(S.or).set(big);
     f.get(small).get(big).get(a).f32x4(0.625).v(S.f32x4_lt).v(S.bitselect);
+    orSignOf(f, x); // tanh(-0) = -0 (the polynomial's sum gives +0)
   }
 
   private sigmoid(f: Fn, args: number[]): void {
@@ -245,16 +256,20 @@ export class MathLib {
   private sin(f: Fn, args: number[]): void { emitSinCos(f, this.mod, args[0]!, false, this.fma); }
   private cos(f: Fn, args: number[]): void { emitSinCos(f, this.mod, args[0]!, true, this.fma); }
 
-  /** atan2(y, x) with y = local 0, x = local 1. */
+  /** atan2(y, x) with C99's special cases: atan2(+-0, -0) = +-pi, atan2(+-0, +0) = +-0,
+   *  atan2(+-inf, +-inf) = +-pi/4 or +-3pi/4 (the quadrant by x's sign bit, y's sign kept). */
   private atan2(f: Fn, args: number[]): void {
     const y = args[0]!, x = args[1]!, ay = f.local(V128), ax = f.local(V128), t = f.local(V128), big = f.local(V128);
-    const z = f.local(V128), r = f.local(V128), swap = f.local(V128);
+    const z = f.local(V128), r = f.local(V128), swap = f.local(V128), mn = f.local(V128), mx = f.local(V128);
     f.get(y).v(S.f32x4_abs).set(ay);
     f.get(x).v(S.f32x4_abs).set(ax);
     f.get(ay).get(ax).v(S.f32x4_gt).set(swap);
-    // t = min/max in [0, 1]; 0/0 -> 0
-    f.get(ay).get(ax).v(S.f32x4_min).get(ay).get(ax).v(S.f32x4_max).v(S.f32x4_div).set(t);
-    f.f32x4(0).get(t).get(ay).get(ax).v(S.f32x4_max).f32x4(0).v(S.f32x4_eq).v(S.bitselect).set(t);
+    // t = min / max in [0, 1]; 0/0 -> 0, inf/inf -> 1
+    f.get(ay).get(ax).v(S.f32x4_min).set(mn);
+    f.get(ay).get(ax).v(S.f32x4_max).set(mx);
+    f.get(mn).get(mx).v(S.f32x4_div).set(t);
+    f.f32x4(0).get(t).get(mx).f32x4(0).v(S.f32x4_eq).v(S.bitselect).set(t);
+    f.f32x4(1).get(t).get(mn).f32x4(Infinity).v(S.f32x4_eq).v(S.bitselect).set(t);
     // t > tan(pi/8): atan(t) = pi/4 + atan((t-1)/(t+1))
     f.get(t).f32x4(0.4142135623730950).v(S.f32x4_gt).set(big);
     f.get(t).f32x4(1).v(S.f32x4_sub).get(t).f32x4(1).v(S.f32x4_add).v(S.f32x4_div).get(t).get(big).v(S.bitselect).set(t);
@@ -263,25 +278,13 @@ export class MathLib {
     f.get(z).v(S.f32x4_mul).get(t).v(S.f32x4_mul).get(t).v(S.f32x4_add);
     f.get(big).f32x4(Math.PI / 4).v(S.and).v(S.f32x4_add).set(r);
     f.f32x4(Math.PI / 2).get(r).v(S.f32x4_sub).get(r).get(swap).v(S.bitselect).set(r);
-    f.f32x4(Math.PI).get(r).v(S.f32x4_sub).get(r).get(x).f32x4(0).v(S.f32x4_lt).v(S.bitselect);
+    // x's sign bit set (-0 included): pi - r
+    f.f32x4(Math.PI).get(r).v(S.f32x4_sub).get(r).get(x).i32x4(0).v(S.i32x4_lt_s).v(S.bitselect);
     f.get(y).i32x4(0x80000000 | 0).v(S.and).v(S.xor);
   }
 
-  /** pow(a, b) = exp(b log|a|) with integer-b sign rules, pow(a, 0) = 1, pow(1, b) = 1. */
+  /** pow(a, b): pow.ts. */
   private pow(f: Fn, args: number[]): void {
-    const a = args[0]!, b = args[1]!, r = f.local(V128), bi = f.local(V128), odd = f.local(V128);
-    f.get(a).v(S.f32x4_abs);
-    this.inline(f, "log");
-    f.get(b).v(S.f32x4_mul);
-    this.inline(f, "exp");
-    f.set(r);
-    f.get(b).v(S.f32x4_trunc).get(b).v(S.f32x4_eq).set(bi);
-    f.get(b).v(S.i32x4_trunc_sat_f32x4_s).i32(31).v(S.i32x4_shl);
-    f.get(bi).v(S.and).get(b).v(S.f32x4_abs).f32x4(16777216).v(S.f32x4_lt).v(S.and).set(odd);
-    // a < 0: odd integer b -> negate; non-integer b -> NaN
-    f.get(r).get(odd).get(a).f32x4(0).v(S.f32x4_lt).v(S.and).v(S.xor).set(r);
-    f.f32x4(NaN).get(r).get(a).f32x4(0).v(S.f32x4_lt).get(bi).v(S.andnot).v(S.bitselect).set(r);
-    f.f32x4(1).get(r);
-    f.get(b).f32x4(0).v(S.f32x4_eq).get(a).f32x4(1).v(S.f32x4_eq).v(S.or).v(S.bitselect);
+    emitPow(f, args[0]!, args[1]!);
   }
 }
