@@ -10,6 +10,7 @@ export { Tensor } from "./tensor/tensor.js";
 export type { TensorLike, NestedList } from "./tensor/tensor.js";
 export type { DType, Backend } from "./backend/backend.js";
 export { ReferenceBackend } from "./backend/reference.js";
+export { ZeroDivisionError } from "./backend/backend.js";
 export { getBackend, getThreads, setBackend, setThreads } from "./core/runtime.js";
 export { memory, scope, collect, keep } from "./tensor/memory.js";
 export { noGrad, enableGrad, grad, valueAndGrad } from "./autograd/autograd.js";

@@ -74,6 +74,34 @@ export function children(e: ScalarExpr): ScalarExpr[] {
   }
 }
 
+/** The integer ops that raise ZeroDivisionError for a zero divisor. */
+export type IntDivisionOp = "floordiv" | "mod" | "div";
+
+/** The integer division ops an expression contains (each op once), in pre-order. */
+export function integerDivisions(e: ScalarExpr, found: IntDivisionOp[] = [], seen = new Set<ScalarExpr>()): IntDivisionOp[] {
+  if (seen.has(e)) return found;
+  seen.add(e);
+  if ((e.op === "floordiv" || e.op === "mod" || e.op === "div") && e.dtype !== "float32" && !found.includes(e.op)) found.push(e.op);
+  for (const c of children(e)) integerDivisions(c, found, seen);
+  return found;
+}
+
+/** An integer division by zero (PyTorch raises ZeroDivisionError for it too). */
+export class ZeroDivisionError extends Error {
+  override name = "ZeroDivisionError";
+}
+
+const opNames: Record<IntDivisionOp, string> = { floordiv: "floorDiv", mod: "mod", div: "div" };
+
+/** The error for integer divisions by zero in the given ops (front-end names in the text). */
+export function zeroDivisionError(ops: readonly IntDivisionOp[]): ZeroDivisionError {
+  const names = ops.map((op) => opNames[op]).join(", ");
+  return new ZeroDivisionError(
+    `${names}: integer division by zero (an int32 divisor contains 0); ` +
+      "cast the operands to float32 for IEEE results (inf or nan), or replace the zeros first (tb.where)",
+  );
+}
+
 // ---------------------------------------------------------------------------------------
 // Kernels: the closed list a backend must run. Params are plain data.
 

@@ -1,25 +1,33 @@
 // Scalar semantics of the elementwise ops, one JS function per ScalarExpr node kind.
 //
-// This is the meaning every backend must reproduce: float32 results are rounded to float32
-// after every node (Math.fround), int32 arithmetic wraps, bool is 0 or 1. Integer mod and
-// floordiv follow Python/NumPy (the remainder takes the sign of the divisor; division by
-// zero gives 0 for integers, as NumPy does). round() is round-half-to-even (NumPy).
+// This is the meaning every backend must reproduce, PyTorch's on CPU: float32 results are
+// rounded to float32 after every node (Math.fround), int32 arithmetic wraps, bool is 0 or
+// 1. Where a float64 evaluation rounded once to float32 would differ from PyTorch's float32
+// arithmetic, the float32 steps are spelled out (rsqrt, floor division). IEEE and C99
+// edge cases are PyTorch's: pow(1, nan) = pow(nan, 0) = pow(-1, +-inf) = 1; sign(nan) = 0;
+// maximum/minimum order -0 < +0; remainder takes the divisor's sign (torch.remainder);
+// floor division is torch.floor_divide's (fmod based: 7 // 0.1 = 69). Integer floor
+// division, remainder and division by zero raise ZeroDivisionError. round() is
+// round-half-to-even.
 
-import type { DType, ScalarExpr, UnaryScalarOp, BinaryScalarOp } from "./backend.js";
+import { zeroDivisionError, type DType, type ScalarExpr, type UnaryScalarOp, type BinaryScalarOp } from "./backend.js";
 
-/** erf with |error| < 1.2e-7 everywhere (Numerical Recipes erfc, Chebyshev fit). */
+/**
+ * erf to about 1e-14 relative, by the series
+ *   erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1 3 5 ... (2n+1))
+ * whose terms are all positive (no cancellation); |x| >= 4 gives +-1, as float32 rounds it
+ * (erfc(4) < 2^-25).
+ */
 export function erf(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
-          t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? 1 - r : r - 1;
+  if (Number.isNaN(x)) return NaN;
+  if (Math.abs(x) >= 4) return Math.sign(x);
+  const x2 = 2 * x * x;
+  let term = x, sum = x;
+  for (let k = 1; Math.abs(term) > 1e-17 * Math.abs(sum); k++) {
+    term *= x2 / (2 * k + 1);
+    sum += term;
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * sum;
 }
 
 function roundHalfEven(x: number): number {
@@ -30,13 +38,13 @@ function roundHalfEven(x: number): number {
 export const unaryFns: Record<UnaryScalarOp, (x: number) => number> = {
   neg: (x) => -x,
   abs: Math.abs,
-  sign: (x) => (Number.isNaN(x) ? NaN : x > 0 ? 1 : x < 0 ? -1 : 0),
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), // NaN -> 0, as PyTorch
   exp: Math.exp,
   log: Math.log,
   log1p: Math.log1p,
   expm1: Math.expm1,
   sqrt: Math.sqrt,
-  rsqrt: (x) => 1 / Math.sqrt(x),
+  rsqrt: (x) => 1 / Math.fround(Math.sqrt(x)), // two float32 roundings, as PyTorch's 1 / sqrt(x)
   reciprocal: (x) => 1 / x,
   sin: Math.sin,
   cos: Math.cos,
@@ -49,15 +57,60 @@ export const unaryFns: Record<UnaryScalarOp, (x: number) => number> = {
   not: (x) => (x ? 0 : 1),
 };
 
-function intMod(a: number, b: number): number {
-  if (b === 0) return 0;
+/** Integer floor division, remainder and division; a zero divisor raises. */
+function intDivision(op: "floordiv" | "mod" | "div"): (a: number, b: number) => number {
+  return (a, b) => {
+    if (b === 0) throw zeroDivisionError([op]);
+    if (op === "div") return Math.trunc(a / b);
+    if (op === "floordiv") return Math.floor(a / b); // exact: a / b is never within 2^-53 of an integer it is not
+    const r = a % b;
+    return r !== 0 && r < 0 !== b < 0 ? r + b : r;
+  };
+}
+
+/** int32 a ** b by squaring, wrapping; b < 0 gives 0 but for a = 1 and a = -1. */
+function intPow(a: number, b: number): number {
+  if (b < 0) return a === 1 ? 1 : a === -1 ? (b % 2 === 0 ? 1 : -1) : 0;
+  let r = 1;
+  for (let base = a | 0, e = b; e > 0; e >>>= 1) {
+    if (e & 1) r = Math.imul(r, base);
+    base = Math.imul(base, base);
+  }
+  return r;
+}
+
+/** C99 pow: JavaScript's Math.pow agrees but for pow(1, nan) and pow(+-1, +-inf) (NaN there). */
+function floatPow(a: number, b: number): number {
+  if (b === 0 || a === 1 || (a === -1 && Math.abs(b) === Infinity)) return 1;
+  return Math.pow(a, b);
+}
+
+/** torch.remainder: fmod (exact in float64 for float32 operands), plus b when the signs
+ *  differ (one float32 rounding, by the caller's store). */
+function floatMod(a: number, b: number): number {
   const r = a % b;
   return r !== 0 && r < 0 !== b < 0 ? r + b : r;
 }
 
-function floatMod(a: number, b: number): number {
-  const r = a % b;
-  return r !== 0 && r < 0 !== b < 0 ? r + b : r;
+/** torch.floor_divide on float32 (c10's div_floor_floating), step by step in float32. */
+function floatFloorDiv(a: number, b: number): number {
+  if (b === 0) return a / b;
+  const mod = a % b;
+  let div = Math.fround(Math.fround(a - mod) / b);
+  if (mod !== 0 && b < 0 !== mod < 0) div = Math.fround(div - 1);
+  if (div === 0) return a / b < 0 || Object.is(a / b, -0) ? -0 : 0;
+  const fl = Math.floor(div);
+  return div - fl > 0.5 ? fl + 1 : fl;
+}
+
+/** maximum/minimum: NaN if either is NaN; of two zeros, +0 is the larger (IEEE 754-2019). */
+function maximum(a: number, b: number): number {
+  if (a !== a || b !== b) return NaN;
+  return a > b ? a : b > a ? b : Object.is(a, -0) ? b : a;
+}
+function minimum(a: number, b: number): number {
+  if (a !== a || b !== b) return NaN;
+  return a < b ? a : b < a ? b : Object.is(a, 0) ? b : a;
 }
 
 export function binaryFn(op: BinaryScalarOp, dtype: DType): (a: number, b: number) => number {
@@ -66,12 +119,12 @@ export function binaryFn(op: BinaryScalarOp, dtype: DType): (a: number, b: numbe
     case "add": return (a, b) => a + b;
     case "sub": return (a, b) => a - b;
     case "mul": return int ? Math.imul : (a, b) => a * b;
-    case "div": return int ? (a, b) => (b === 0 ? 0 : Math.trunc(a / b)) : (a, b) => a / b;
-    case "pow": return Math.pow;
-    case "max": return (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b);
-    case "min": return (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b);
-    case "mod": return int ? intMod : floatMod;
-    case "floordiv": return int ? (a, b) => (b === 0 ? 0 : Math.floor(a / b)) : (a, b) => Math.floor(a / b);
+    case "div": return int ? intDivision("div") : (a, b) => a / b;
+    case "pow": return int ? intPow : floatPow;
+    case "max": return maximum;
+    case "min": return minimum;
+    case "mod": return int ? intDivision("mod") : floatMod;
+    case "floordiv": return int ? intDivision("floordiv") : floatFloorDiv;
     case "eq": return (a, b) => (a === b ? 1 : 0);
     case "ne": return (a, b) => (a !== b ? 1 : 0);
     case "lt": return (a, b) => (a < b ? 1 : 0);

@@ -19,9 +19,12 @@
 // the returned tensor owns; other outputs are copied into fresh tensors), then writes the
 // update values into the variables. Between calls a program holds only its arena and
 // constants; per call it allocates its outputs and the copies of strided inputs.
+// A kernel may raise (ZeroDivisionError: an int32 division by zero); the call then returns
+// nothing and frees its outputs, its arena holds partial values the next call overwrites,
+// and no variable has changed: a program with such a kernel writes no update in place.
 
 import type { Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend/backend.js";
-import { itemSize } from "../backend/backend.js";
+import { integerDivisions, itemSize } from "../backend/backend.js";
 import { allocate, type Storage } from "../core/runtime.js";
 import { bind, withGrad } from "../core/trace.js";
 import type { Prim } from "../ops/prims.js";
@@ -125,6 +128,15 @@ function mapViews(k: Kernel, fn: (v: View) => View): Kernel {
     else out[key] = value;
   }
   return out as unknown as Kernel;
+}
+
+/** Whether a kernel can raise at run time: an integer division by a zero it only finds then. */
+function mayRaise(k: Kernel): boolean {
+  if (k.kind === "elementwise") return integerDivisions(k.expr).length > 0;
+  if (k.kind === "reduce") return k.prologue !== undefined && integerDivisions(k.prologue).length > 0;
+  if (k.kind === "rows") return [...k.stages.map((s) => s.expr), k.final].some((e) => integerDivisions(e).length > 0);
+  if (k.kind === "matmul") return k.epilogue !== undefined && integerDivisions(k.epilogue).length > 0;
+  return false;
 }
 
 /** Views a kernel writes: its out (and the indices of max pooling). */
@@ -484,12 +496,13 @@ export function compile(input: Graph, backend: Backend, options: CompileOptions 
     return out;
   }
 
-  // Updates written in place: the kernel computing a variable's new value writes into it.
+  // Updates written in place: the kernel computing a variable's new value writes into it;
+  // not when a kernel may raise, which must leave the variables as they were.
   const accessOf = (k: Kernel) => {
     const writes = written(k);
     return { writes, reads: allViews(k).filter((v) => !writes.includes(v)) };
   };
-  const substitution = planInPlaceUpdates(
+  const substitution = rec.program.some(mayRaise) ? new Map<Buffer, Buffer>() : planInPlaceUpdates(
     rec.program,
     g.updates.map((u) => ({ variable: value[u.variable]!, value: value[u.value]! })),
     (b) => (b as SymBuffer).role === "temp",

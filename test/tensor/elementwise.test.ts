@@ -69,9 +69,9 @@ describe("unary ops vs NumPy", () => {
     }
     expect(tb.exp(x).dtype).toBe("float32");
   });
-  it("special values", async () => {
+  it("special values (sign(nan) = 0 as in PyTorch; more in ieee.test.ts)", async () => {
     const x = tb.tensor([NaN, Infinity, -Infinity, 0, -0]);
-    for (const [f, code] of [[tb.exp, "np.exp(x)"], [tb.tanh, "np.tanh(x)"], [tb.abs, "np.abs(x)"], [tb.sigmoid, "1/(1+np.exp(-x))"], [tb.sign, "np.sign(x)"], [tb.relu, "np.maximum(x, 0)"]] as const) {
+    for (const [f, code] of [[tb.exp, "np.exp(x)"], [tb.tanh, "np.tanh(x)"], [tb.abs, "np.abs(x)"], [tb.sigmoid, "1/(1+np.exp(-x))"], [tb.sign, "np.where(np.isnan(x), 0, np.sign(x))"], [tb.relu, "np.maximum(x, 0)"]] as const) {
       expectClose(f(x), await np(code, { x }), {}, code);
     }
   });

@@ -2,73 +2,15 @@
 //
 // Register representation of a value by dtype: float32 -> f32x4; int32 -> i32x4; bool ->
 // i32x4 holding 0 or 1. Float-only ops (exp, sin, ...) on integer nodes compute in float32
-// and convert back. Integer division, modulo and power have no SIMD instruction and run
-// lane by lane through scalar helpers, with Python's floor semantics (x // 0 and x % 0 give
-// 0 as NumPy does, without trapping). A node referenced more than once (graph mode shares
-// subtrees) is computed once into a local.
+// and convert back. Transcendental functions are in math.ts (and trig.ts, pow.ts); division,
+// remainder and floor division, float and integer, in divmod.ts (an integer division by
+// zero sets a fault bit that the host raises as ZeroDivisionError). A node referenced more
+// than once (graph mode shares subtrees) is computed once into a local.
 
 import { children, type DType, type ScalarExpr } from "../backend.js";
 import { Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
+import { emitFloorDivide, emitRemainder, intHelper } from "./divmod.js";
 import { MathLib } from "./math.js";
-
-type IntHelper = "floordiv" | "mod" | "ipow";
-
-/** Integer lane-wise helpers, emitted once per module. */
-class IntLib {
-  private readonly index = new Map<IntHelper, number>();
-  constructor(private readonly mod: ModuleBuilder) {}
-
-  fn(h: IntHelper): number {
-    const have = this.index.get(h);
-    if (have !== undefined) return have;
-    // scalar (i32, i32) -> i32
-    const s = new Fn([I32, I32], [I32]);
-    const a = 0, b = 1;
-    if (h === "ipow") {
-      const r = s.local(I32);
-      // b < 0: 1 for a == 1, +-1 for a == -1 (by parity), else 0 (NumPy gives an error; 0 is torch's)
-      s.get(b).i32(0).op(O.i32_lt_s).if_();
-      s.get(a).i32(1).op(O.i32_eq).if_().i32(1).op(O.return).end();
-      s.get(a).i32(-1).op(O.i32_eq).if_().i32(1).i32(-1).get(b).i32(1).op(O.i32_and).op(O.select).op(O.return).end();
-      s.i32(0).op(O.return).end();
-      s.i32(1).set(r);
-      s.block().loop();
-      s.get(b).op(O.i32_eqz).brIf(1);
-      s.get(b).i32(1).op(O.i32_and).if_().get(r).get(a).op(O.i32_mul).set(r).end();
-      s.get(a).get(a).op(O.i32_mul).set(a);
-      s.get(b).i32(1).op(O.i32_shr_u).set(b);
-      s.br(0).end().end();
-      s.get(r);
-    } else {
-      const q = s.local(I32), r = s.local(I32);
-      s.get(b).op(O.i32_eqz).if_().i32(0).op(O.return).end();
-      // b == -1: avoid the INT_MIN / -1 trap; quotient is -a (wrapping), remainder 0
-      s.get(b).i32(-1).op(O.i32_eq).if_();
-      if (h === "floordiv") s.i32(0).get(a).op(O.i32_sub);
-      else s.i32(0);
-      s.op(O.return).end();
-      s.get(a).get(b).op(O.i32_div_s).set(q);
-      s.get(a).get(b).op(O.i32_rem_s).set(r);
-      // remainder with the sign of b (floor semantics)
-      s.get(r).i32(0).op(O.i32_ne).get(r).get(b).op(O.i32_xor).i32(0).op(O.i32_lt_s).op(O.i32_and).if_();
-      s.get(q).i32(1).op(O.i32_sub).set(q);
-      s.get(r).get(b).op(O.i32_add).set(r);
-      s.end();
-      s.get(h === "floordiv" ? q : r);
-    }
-    const scalar = this.mod.add(s);
-    // vector wrapper (v128, v128) -> v128
-    const v = new Fn([V128, V128], [V128]);
-    v.get(0);
-    for (let l = 0; l < 4; l++) {
-      v.get(0).lane(S.i32x4_extract_lane, l).get(1).lane(S.i32x4_extract_lane, l).call(scalar);
-      v.lane(S.i32x4_replace_lane, l);
-    }
-    const idx = this.mod.add(v);
-    this.index.set(h, idx);
-    return idx;
-  }
-}
 
 const FLOAT_ONLY = new Set(["exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tanh", "sigmoid", "erf"]);
 const COMPARE = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
@@ -94,7 +36,6 @@ function truth(f: Fn, d: DType): void {
 
 export class ExprGen {
   private readonly math: MathLib;
-  private readonly ints: IntLib;
   private readonly uses = new Map<ScalarExpr, number>();
   private readonly cached = new Map<ScalarExpr, number>();
   private readonly slots: Map<ScalarExpr, number>;
@@ -105,7 +46,7 @@ export class ExprGen {
   /** `inputLocal(i)` returns the local holding input i, in the register representation of
    *  `inputDtype(i)` (the dtype of the view it was loaded from). */
   constructor(
-    mod: ModuleBuilder,
+    private readonly mod: ModuleBuilder,
     private readonly f: Fn,
     private readonly inputLocal: (i: number) => number,
     private readonly inputDtype: (i: number) => DType,
@@ -113,7 +54,6 @@ export class ExprGen {
     private readonly fma: boolean,
   ) {
     this.math = new MathLib(fma, mod);
-    this.ints = new IntLib(mod);
     this.count(root);
     this.slots = constParams(root);
   }
@@ -252,10 +192,8 @@ export class ExprGen {
         const tmp = f.local(V128);
         f.set(tmp);
         if (v) {
-          // (x > 0) - (x < 0) as float; NaN stays NaN
-          const sg = f.local(V128);
-          f.get(tmp).f32x4(0).v(S.f32x4_lt).get(tmp).f32x4(0).v(S.f32x4_gt).v(S.i32x4_sub).v(S.f32x4_convert_i32x4_s).set(sg);
-          f.get(tmp).get(sg).get(tmp).get(tmp).v(S.f32x4_ne).v(S.bitselect);
+          // (x > 0) - (x < 0) as float: 0 for NaN and for +-0, as PyTorch
+          f.get(tmp).f32x4(0).v(S.f32x4_lt).get(tmp).f32x4(0).v(S.f32x4_gt).v(S.i32x4_sub).v(S.f32x4_convert_i32x4_s);
         } else {
           f.get(tmp).i32x4(0).v(S.i32x4_lt_s).get(tmp).i32x4(0).v(S.i32x4_gt_s).v(S.i32x4_sub);
         }
@@ -327,22 +265,17 @@ export class ExprGen {
       case "add": f.v(v ? S.f32x4_add : S.i32x4_add); break;
       case "sub": f.v(v ? S.f32x4_sub : S.i32x4_sub); break;
       case "mul": f.v(v ? S.f32x4_mul : S.i32x4_mul); break;
-      case "div": if (v) f.v(S.f32x4_div); else f.call(this.ints.fn("floordiv")); break;
+      case "div": if (v) f.v(S.f32x4_div); else f.call(intHelper(this.mod, "div")); break;
       case "max": f.v(v ? S.f32x4_max : S.i32x4_max_s); break;
       case "min": f.v(v ? S.f32x4_min : S.i32x4_min_s); break;
-      case "pow": if (v) this.math.inline(f, "pow"); else f.call(this.ints.fn("ipow")); break;
+      case "pow": if (v) this.math.inline(f, "pow"); else f.call(intHelper(this.mod, "ipow")); break;
       case "atan2": this.math.inline(f, "atan2"); break;
-      case "floordiv":
-        if (v) f.v(S.f32x4_div).v(S.f32x4_floor);
-        else f.call(this.ints.fn("floordiv"));
-        break;
-      case "mod":
+      case "floordiv": case "mod":
         if (v) {
-          // a - floor(a / b) * b (Python's sign convention: result has b's sign)
           const ta = f.local(V128), tb = f.local(V128);
           f.set(tb).set(ta);
-          f.get(ta).get(ta).get(tb).v(S.f32x4_div).v(S.f32x4_floor).get(tb).v(S.f32x4_mul).v(S.f32x4_sub);
-        } else f.call(this.ints.fn("mod"));
+          (op === "mod" ? emitRemainder : emitFloorDivide)(f, ta, tb);
+        } else f.call(intHelper(this.mod, op));
         break;
       case "eq": f.v(v ? S.f32x4_eq : S.i32x4_eq); break;
       case "ne": f.v(v ? S.f32x4_ne : S.i32x4_ne); break;

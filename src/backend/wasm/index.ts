@@ -15,7 +15,7 @@
 // recovery after an interrupt (recoverDispatch) frees what a terminated one left.
 
 import type { AnyTypedArray, Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend.js";
-import { itemSize } from "../backend.js";
+import { integerDivisions, itemSize, zeroDivisionError } from "../backend.js";
 import {
   buildElementwise, collapseLayout, contiguousStrides, isContiguous, elementwiseDescriptor, elementwiseKey, laneClass, layoutKey,
   type ElementwiseSpec,
@@ -24,6 +24,7 @@ import { constWords, exprKey } from "./expr.js";
 import type { CompiledKernel } from "./runtime.js";
 import { buildGemm, gemmBlockDepth, gemmScratchBytes, NR, type GemmConfig } from "./matmul.js";
 import { OutOfMemoryError } from "./memory.js";
+import { takeFault } from "./reserved.js";
 import { buildTranspose, transposeDescriptor, TRANSPOSE_ROWS_PER_UNIT } from "./transpose.js";
 import { philoxFill } from "../../random/philox.js";
 import { Runtime } from "./runtime.js";
@@ -93,8 +94,9 @@ class WasmBackendImpl implements WasmBackend {
   private readonly gemmCfg: GemmConfig;
   /** Upper bound on columns per GEMM work unit (keeps the packed B block in L2). */
   private readonly maxNC: number;
-  /** Per expression object: its key text, parameter const words, and kernels by layoutKey. */
-  private readonly exprInfo = new WeakMap<ScalarExpr, { text: string; consts: number[]; kernels: Map<string, CompiledKernel> }>();
+  /** Per expression object: its key text, parameter const words, kernels by layoutKey, and
+   *  whether it divides integers (then the fault word is checked after each run). */
+  private readonly exprInfo = new WeakMap<ScalarExpr, { text: string; consts: number[]; kernels: Map<string, CompiledKernel>; faults: boolean }>();
 
   constructor(options: WasmBackendOptions) {
     this.rt = new Runtime(options);
@@ -240,7 +242,10 @@ class WasmBackendImpl implements WasmBackend {
     // the expression's text key, its constant words and its kernels per layout are cached
     // on the object: a repeated dispatch builds no long key string.
     let info = this.exprInfo.get(expr);
-    if (!info) this.exprInfo.set(expr, (info = { text: exprKey(expr), consts: constWords(expr), kernels: new Map() }));
+    if (!info) {
+      info = { text: exprKey(expr), consts: constWords(expr), kernels: new Map(), faults: integerDivisions(expr).length > 0 };
+      this.exprInfo.set(expr, info);
+    }
     const lk = layoutKey(spec);
     let kernel = info.kernels.get(lk);
     if (!kernel) {
@@ -249,6 +254,14 @@ class WasmBackendImpl implements WasmBackend {
     }
     const desc = this.rt.descriptor(elementwiseDescriptor(layout, views.map((v) => this.base(v)), expr, info.consts));
     this.rt.run(kernel, desc, n, { minPerThread: EW_MIN_PER_THREAD, align: 16, chunksPerThread: CHUNKS_PER_THREAD });
+    if (info.faults) this.raiseFaults();
+  }
+
+  /** Throws ZeroDivisionError if a kernel met an integer division by zero since the last
+   *  check (reserved.ts: the fault word), clearing the word. */
+  raiseFaults(): void {
+    const ops = takeFault(this.rt.heap.i32());
+    if (ops.length > 0) throw zeroDivisionError(ops);
   }
 
   /** For a 2-D collapsed layout [rows, cols] with out row-major and some 4-byte input

@@ -26,7 +26,7 @@
 // of each expression (stages in order, then final; see constWords in expr.ts).
 
 import type { DType, Kernel, RowStage, ScalarExpr } from "../backend.js";
-import { children, itemSize } from "../backend.js";
+import { children, integerDivisions, itemSize } from "../backend.js";
 import { F32, Fn, I32, ModuleBuilder, O, S, V128 } from "./emit.js";
 import { constWords, ExprGen, exprKey } from "./expr.js";
 import { collapseLayout, emitRowOffsets, laneClass, loadOne, loadVec, type CollapsedLayout, type LaneClass } from "./elementwise.js";
@@ -253,7 +253,9 @@ export function buildRows(spec: RowsSpec, pages: { initial: number; maximum: num
 
 /** Per backend and stages array: its final expression and stash (checked on use), the
  *  constant words of its expressions, and its kernels by layout. */
-const rowsInfo = new WeakMap<WasmBackendImpl, WeakMap<readonly RowStage[], { final: ScalarExpr; stash: boolean; consts: number[]; kernels: Map<string, CompiledKernel> }>>();
+/** Per backend and stages array: the final expression and stash flag it was built for, the
+ *  constant words, kernels by layout, and whether an expression divides integers. */
+const rowsInfo = new WeakMap<WasmBackendImpl, WeakMap<readonly RowStage[], { final: ScalarExpr; stash: boolean; consts: number[]; kernels: Map<string, CompiledKernel>; faults: boolean }>>();
 
 /** Descriptor words: L, per operand base/inner/outer strides, outer sizes, constants. */
 export function rowsDescriptor(L: number, outer: CollapsedLayout, inner: number[], bases: number[], consts: readonly number[]): number[] {
@@ -308,7 +310,8 @@ export function dispatchRows(be: WasmBackendImpl, k: Extract<Kernel, { kind: "ro
   if (!byStages) rowsInfo.set(be, (byStages = new WeakMap()));
   let info = byStages.get(k.stages);
   if (!info || info.final !== k.final || info.stash !== k.stash) {
-    info = { final: k.final, stash: k.stash, consts: [...k.stages.map((st) => st.expr), k.final].flatMap((e) => constWords(e)), kernels: new Map() };
+    const exprs = [...k.stages.map((st) => st.expr), k.final];
+    info = { final: k.final, stash: k.stash, consts: exprs.flatMap((e) => constWords(e)), kernels: new Map(), faults: exprs.some((e) => integerDivisions(e).length > 0) };
     byStages.set(k.stages, info);
   }
   const layout = `${views.map((v) => v.dtype).join(",")}|${classes.join("")}|${outer.shape.length}|${perRow}`;
@@ -323,6 +326,7 @@ export function dispatchRows(be: WasmBackendImpl, k: Extract<Kernel, { kind: "ro
   }
   const desc = be.rt.descriptor(rowsDescriptor(L, outer, inner, views.map((v) => be.base(v)), info.consts));
   be.rt.run(kern, desc, nRows, { minPerThread: Math.ceil(ROWS_MIN_ELEMENTS_PER_THREAD / L), chunksPerThread: 4 });
+  if (info.faults) be.raiseFaults();
 }
 
 /** Below this many elements per thread, one thread runs all rows (a dispatch costs ~µs). */
