@@ -107,24 +107,44 @@ function maxMinVjp(g: Tensor, xs: Tensor[], out: Tensor, params: { axes: number[
 }
 
 /** prod over axes: each element's gradient is the product of the other elements of its
- *  group, computed without dividing by the element itself (which gives NaN at zeros). With
- *  z = (x == 0), P the product of the group's non-zero elements and xs = where(z, 1, x):
- *    others_i = P / xs_i                         no other element of the group is zero
- *             = (P / xs_i) * (sum of the other zero elements)   exactly one other is zero
- *             = 0                                two or more others are zero
- *  The middle line is 0 in value, but written as a product with the zero element it has
- *  the right derivative (d others_i / d x_m = P / xs_i for the zero x_m), so grad of grad
- *  is exact too. One division per element, as the zero-free formula y / x. */
+ *  group (PyTorch's backward when the input holds a zero; its zero-free shortcut
+ *  result / x gives NaN at an infinity), computed without dividing by special elements
+ *  (0, +-inf, NaN). With xs = x at ordinary (finite, non-zero) elements and 1 at special
+ *  ones, base_i = prod(xs) / xs_i is the product of the ordinary others; the special
+ *  others, counted without i (z zeros, k infinities, m NaNs), multiply it:
+ *    m > 0, or z > 0 and k > 0   NaN
+ *    z = 0, k = 0                base_i
+ *    z = 1, k = 0                base_i * (the other zero)
+ *    z >= 2, k = 0               0
+ *    z = 0, k > 0                base_i * inf, signed as the product of the other infinities
+ *  The z = 1 line is 0 in value, but written as a product with the zero element it has the
+ *  right derivative (d others_i / d x_m = base_i for the zero x_m), so grad of grad is exact
+ *  too. One division per element, as the zero-free formula y / x. */
 function prodVjp(g: Tensor, [x]: Tensor[], _y: Tensor, params: { axes: number[] }): Grads {
   const keep = { keepdims: true };
+  const group = (op: typeof o.sum, v: Tensor) => o.expand(op(v, params.axes, keep), x.shape);
+  /** How many of the other elements of i's group satisfy mask. */
+  const othersCount = (mask: Tensor) => {
+    const f = o.cast(mask, "float32");
+    return o.sub(group(o.sum, f), f);
+  };
   const z = o.eq(x, 0);
-  const xs = o.where(z, 1, x);
-  const base = o.div(o.expand(o.prod(xs, params.axes, keep), x.shape), xs);
-  const zf = o.cast(z, "float32");
-  const zerosOthers = o.sub(o.expand(o.sum(zf, params.axes, keep), x.shape), zf);
+  const inf = o.isinf(x);
+  const special = o.logicalNot(o.logicalAnd(o.isFiniteT(x), o.logicalNot(z)));
+  const xs = o.where(special, 1, x);
+  const base = o.div(group(o.prod, xs), xs);
+  const zeros = othersCount(z);
+  const infs = othersCount(inf);
   const zx = o.where(z, x, 0); // the zero elements (value 0, derivative 1)
-  const zeroSumOthers = o.sub(o.expand(o.sum(zx, params.axes, keep), x.shape), zx);
-  const others = o.where(o.eq(zerosOthers, 0), base, o.where(o.eq(zerosOthers, 1), o.mul(base, zeroSumOthers), 0));
+  const zeroSumOthers = o.sub(group(o.sum, zx), zx);
+  const finite = o.where(o.eq(zeros, 0), base, o.where(o.eq(zeros, 1), o.mul(base, zeroSumOthers), 0));
+  // 1 without infinite others, so that where no infinity is involved the derivative of
+  // `others` with respect to `finite` is 1 (a where between finite and base * inf would
+  // send 0 * inf = NaN into second derivatives)
+  const infSign = o.where(inf, o.sign(x), 1);
+  const infFactor = o.where(o.eq(infs, 0), 1, o.mul(o.div(group(o.prod, infSign), infSign), Infinity));
+  const undefinedProduct = o.logicalOr(o.gt(othersCount(o.isnan(x)), 0), o.logicalAnd(o.gt(zeros, 0), o.gt(infs, 0)));
+  const others = o.where(undefinedProduct, NaN, o.mul(finite, infFactor));
   return [o.mul(o.expand(g, x.shape), others)];
 }
 
