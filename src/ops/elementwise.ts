@@ -96,13 +96,35 @@ function arith(p: Arith) {
 export const add = arith("add");
 export const sub = arith("sub");
 export const mul = arith("mul");
-export const pow = arith("pow");
+const powPrim = arith("pow");
 export const maximum = arith("maximum");
 export const minimum = arith("minimum");
 /** Remainder with the sign of the divisor (Python, NumPy, torch.remainder). */
 export const mod = arith("mod");
 /** Floor division (rounds toward negative infinity). */
 export const floorDiv = arith("floorDiv");
+
+/** PyTorch's forms of x ** c for these number exponents c (aten's pow_tensor_scalar). */
+const powForms: Record<number, (x: Tensor) => Tensor> = {
+  2: (x) => mul(x, x),
+  3: (x) => mul(mul(x, x), x),
+  [-2]: (x) => reciprocal(mul(x, x)),
+  0.5: (x) => sqrt(x),
+  [-0.5]: (x) => rsqrt(x),
+  [-1]: (x) => reciprocal(x),
+};
+
+/**
+ * a ** b (C99's pow for floats, with its special cases). For a float32 result and a number
+ * exponent 2, 3, -2, 0.5, -0.5 or -1, as PyTorch does for torch.pow(x, c), the value is
+ * x * x, x * x * x, 1 / (x * x), sqrt, rsqrt or reciprocal: they round differently in the
+ * last bit, and sqrt(-0) = -0 and sqrt(-inf) = nan where pow gives +0 and +inf.
+ */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  const form = a instanceof Tensor && typeof b === "number" ? powForms[b] : undefined;
+  if (form && resultDtype(a, b) === "float32") return form(cast(a as Tensor, "float32"));
+  return powPrim(a, b);
+}
 
 /** True division: integers divide as floats. */
 export function div(a: TensorLike, b: TensorLike): Tensor {

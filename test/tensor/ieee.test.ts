@@ -7,7 +7,8 @@
 // Exact ops (IEEE operations and fixed sequences of them: division, floor, remainder, floor
 // division, maximum, ...) must give PyTorch's bits, NaN matching any NaN. Transcendental
 // ops must give PyTorch's bits where the result is a NaN, an infinity or a zero, and be
-// within a few ulp elsewhere (PyTorch's own vector and scalar paths differ by an ulp).
+// within a few ulp elsewhere (PyTorch's own vector and scalar paths differ by an ulp). pow
+// with a number exponent of 2, 3, -2, 0.5, -0.5 or -1 is PyTorch's x * x, ..., sqrt.
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -52,9 +53,9 @@ const ULPS: Record<string, number> = {
   exp: 1, log: 1, log1p: 2, expm1: 2, sin: 2, cos: 2, tanh: 1, sigmoid: 1, erf: 2, pow: 1, atan2: 2,
 };
 
-function mismatches(op: string, got: Float32Array, want: Uint32Array, inputs: Float32Array[]): string[] {
+/** Where got misses want (exact ops, and pow's number-exponent forms: every bit). */
+function mismatches(op: string, got: Float32Array, want: Uint32Array, inputs: Float32Array[], exact = fixture.exact.includes(op)): string[] {
   const g = bitsOf(got);
-  const exact = fixture.exact.includes(op);
   const bad: string[] = [];
   for (let i = 0; i < want.length; i++) {
     const w = want[i]!, h = g[i]!;
@@ -104,6 +105,30 @@ describe("IEEE edge cases match PyTorch (fixture from test/golden/ieee.py)", () 
       const compiled = tb.fn((s: tb.Tensor, t: tb.Tensor) => f(s, t).mul(1))(x, y).dataSync() as Float32Array;
       expect(mismatches(name, eager, want, [a, b])).toEqual([]);
       expect(mismatches(name, compiled, want, [a, b])).toEqual([]);
+    });
+  }
+});
+
+describe("pow with a number exponent takes PyTorch's forms", () => {
+  // torch.tensor(xs).pow(c) in PyTorch 2.13 (aten's pow_tensor_scalar: sqrt, 1 / sqrt,
+  // reciprocal, x * x, x * x * x, 1 / (x * x)), as float32 bits; NumPy's float32 ops give
+  // the same bits here (PyTorch's sqrt, from MKL, is not correctly rounded everywhere:
+  // sqrt(1.1f) is an ulp above, so 1.1 is not among the inputs)
+  const xs = Float32Array.from([-0, -Infinity, 2.5, 1e-20, 3, 1.5, -7.3]);
+  const want: [number, string][] = [
+    [0.5, "80000000 7fc00000 3fca62c2 2edbe6ff 3fddb3d7 3f9cc471 7fc00000"],
+    [-0.5, "ff800000 7fc00000 3f21e89b 501502f9 3f13cd3a 3f5105eb 7fc00000"],
+    [-1, "ff800000 80000000 3ecccccd 60ad78ec 3eaaaaab 3f2aaaab be0c4623"],
+    [2, "00000000 7f800000 40c80000 000116c2 41100000 40100000 425528f6"],
+    [3, "80000000 ff800000 417a0000 00000000 41d80000 40580000 c3c2822e"],
+    [-2, "7f800000 00000000 3e23d70a 7f800000 3de38e39 3ee38e39 3c99b993"],
+  ];
+  for (const [c, hex] of want) {
+    it(`x ** ${c}, eager and compiled`, () => {
+      const w = words(hex.replace(/ /g, ""));
+      const x = tb.tensor(xs);
+      expect(mismatches("pow", x.pow(c).dataSync() as Float32Array, w, [xs], true)).toEqual([]);
+      expect(mismatches("pow", tb.fn((t: tb.Tensor) => t.pow(c).mul(1))(x).dataSync() as Float32Array, w, [xs], true)).toEqual([]);
     });
   }
 });
