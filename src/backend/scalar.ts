@@ -3,7 +3,7 @@
 // This is the meaning every backend must reproduce, PyTorch's on CPU: float32 results are
 // rounded to float32 after every node (Math.fround), int32 arithmetic wraps, bool is 0 or
 // 1. Where a float64 evaluation rounded once to float32 would differ from PyTorch's float32
-// arithmetic, the float32 steps are spelled out (rsqrt, floor division). IEEE and C99
+// arithmetic, the float32 steps are spelled out (rsqrt, sigmoid, floor division). IEEE and C99
 // edge cases are PyTorch's: pow(1, nan) = pow(nan, 0) = pow(-1, +-inf) = 1; sign(nan) = 0;
 // maximum/minimum order -0 < +0; remainder takes the divisor's sign (torch.remainder);
 // floor division is torch.floor_divide's (fmod based: 7 // 0.1 = 69). Integer floor
@@ -49,7 +49,7 @@ export const unaryFns: Record<UnaryScalarOp, (x: number) => number> = {
   sin: Math.sin,
   cos: Math.cos,
   tanh: Math.tanh,
-  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  sigmoid: (x) => 1 / Math.fround(1 + Math.fround(Math.exp(-x))), // float32 steps: sigmoid(-100) = 0, as PyTorch
   erf,
   floor: Math.floor,
   ceil: Math.ceil,

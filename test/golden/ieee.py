@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 
 # float32 edge values: infinities, huge, small integers and halves, signed zeros, NaN,
-# subnormals, the largest float32, values whose quotients are not exact (0.1), and the
-# ends of exp's range.
+# subnormals, the largest float32, values whose quotients are not exact (0.1), the end of
+# exp's range (88.75 overflows) and -100 (exp and sigmoid give subnormals).
 GRID = [
-    -math.inf, -1e30, -7.0, -3.0, -2.5, -1.0, -0.5, -0.1, -1e-40, -0.0,
+    -math.inf, -1e30, -100.0, -7.0, -3.0, -2.5, -1.0, -0.5, -0.1, -1e-40, -0.0,
     0.0, 1e-40, 0.1, 0.5, 1.0, 2.0, 2.5, 3.0, 7.0, 88.75, 1e30, 3.4028234663852886e38,
     math.inf, math.nan,
 ]
