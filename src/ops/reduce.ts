@@ -7,8 +7,8 @@ import { bind } from "../core/trace.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { fmtShape, normAxes, normAxis } from "../tensor/shape.js";
 import type { ReducePrim } from "./prims.js";
-import { add, cast, div, exp, log, mul, sqrt, sub, where, isFiniteT } from "./api.js";
-import { reshape } from "./movement.js";
+import { add, cast, div, eq, exp, log, mul, sqrt, sub, where, isFiniteT } from "./api.js";
+import { expand, reshape } from "./movement.js";
 import { composite } from "../core/composite.js";
 
 export type Axis = number | readonly number[] | null | undefined;
@@ -87,18 +87,41 @@ export interface VarOptions extends ReduceOptions {
   correction?: number;
 }
 
-export function variance(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
+/** g (the gradient of a reduction over `axes`) with the reduced axes restored as size 1,
+ *  expanded to x's shape. */
+function unreduce(g: Tensor, x: Tensor, axes: readonly number[], keepdims: boolean | undefined): Tensor {
+  const kept = keepdims ? g : reshape(g, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  return expand(kept, x.shape);
+}
+
+/** PyTorch's var backward: (2 / (n - correction)) g (x - mean(x)). It leaves out the
+ *  gradient through the mean, which is zero in exact arithmetic but NaN for a group holding
+ *  an infinity (x - mean is NaN there); PyTorch's formula gives the others -+inf. */
+function varianceGradient(g: Tensor, x: Tensor, axis: Axis, options: VarOptions): Tensor {
+  const axes = normAxes("var", axis ?? undefined, x.shape.length);
+  const n = Math.max(count(x, axis) - (options.correction ?? 1), 0);
+  return mul(mul(2 / n, unreduce(g, x, axes, options.keepdims)), sub(x, mean(x, axes, { keepdims: true })));
+}
+
+/** Variance over axes (all when undefined), divided by count - correction (PyTorch's
+ *  torch.var; correction 1 by default). Computed in float32: squares of deviations below
+ *  about 1e-19 underflow (PyTorch accumulates in float64), so denormal inputs give 0. The
+ *  gradient is PyTorch's formula (see varianceGradient). */
+export const variance = composite("variance", function variance(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
   needFloat("var", x);
   const mu = mean(x, axis, { keepdims: true });
   const d = sub(x, mu);
   const n = count(x, axis) - (options.correction ?? 1);
   return div(sum(mul(d, d), axis, options), Math.max(n, 0));
-}
+}, (g, _y, [x, axis, options = {}]) => varianceGradient(g, x, axis, options));
 
-export function std(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
+/** Standard deviation: the square root of the float32 variance (so it underflows and
+ *  overflows where the variance does; PyTorch takes the root of a float64 variance). The
+ *  gradient is PyTorch's: var's backward of g / (2 std), and 0 where std is 0. */
+export const std = composite("std", function std(x: Tensor, axis?: Axis, options: VarOptions = {}): Tensor {
   needFloat("std", x);
   return sqrt(variance(x, axis, options));
-}
+}, (g, y, [x, axis, options = {}]) => varianceGradient(where(eq(y, 0), 0, div(g, mul(y, 2))), x, axis, options));
 
 /** log(sum(exp(x))) computed stably: the max is subtracted first (and gets no gradient; an
  *  infinite max is not subtracted, so rows of -inf give -inf and +inf entries +inf, as

@@ -101,6 +101,30 @@ class LogSumExpSoftmaxGrad(torch.autograd.Function):
         return g.unsqueeze(ctx.dim) * torch.where(finite, torch.softmax(x, ctx.dim), native), None
 
 
+class StdOfFloat32Variance(torch.autograd.Function):
+    """tensorbook's std, a documented difference from PyTorch: the square root of the
+    float32 variance, so it underflows and overflows where the variance does. PyTorch takes
+    the root of a float64 variance: of [1e-40, 1e-40, 2e-40, 1e-45] (deviations whose
+    squares are below float32's denormals) it gives 8.2e-41 where tensorbook gives 0, and
+    of [3e38, 3e38, 1, 2] 1.7e38 where tensorbook gives inf. Exact in float32 would need a
+    second, scaled pass over every input. The backward is PyTorch's std_backward formula,
+    var's backward of g / (2 std) with 0 where std is 0, at this std."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = torch.sqrt(torch.var(x, dim=dim))
+        ctx.save_for_backward(x, y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        gv = (g / (y * 2)).masked_fill(y == 0, 0).unsqueeze(ctx.dim)
+        n = x.shape[ctx.dim] - 1
+        return (2.0 / n) * gv * (x - x.mean(ctx.dim, keepdim=True)), None
+
+
 def arg_fn(op, axis, keepdims):
     def f(x):
         fn = torch.argmax if op == "argmax" else torch.argmin
@@ -166,7 +190,8 @@ def reduce_cases():
         [7.0, 7.0, 7.0, 7.0],          # zero variance (std gradient)
     ])
     for op in ["sum", "prod", "max", "min", "mean", "variance", "std"]:
-        out.append(op_case(f"{op}/edge", op, [rows], reduce_fn(op, -1, False), params={"axis": -1}, scale=reduce_scale(op, -1, False)))
+        fn = (lambda x: StdOfFloat32Variance.apply(x, -1)) if op == "std" else reduce_fn(op, -1, False)
+        out.append(op_case(f"{op}/edge", op, [rows], fn, params={"axis": -1}, scale=reduce_scale(op, -1, False)))
     out.append(op_case("logsumexp/edge", "logsumexp", [rows], lambda x: LogSumExpSoftmaxGrad.apply(x, -1),
                        params={"axis": -1}, scale=reduce_scale("logsumexp", -1, False)))
     for op in ["argmax", "argmin"]:

@@ -83,6 +83,10 @@ export const kinkCases: KinkCase[] = [
   { name: "prod two zeros", f: (x) => tb.prod(x), inputs: [[2, 0, 0]], grads: [[0, 0, 0]] },
   { name: "prod axis with zeros", f: (x) => tb.prod(x, 1), inputs: [[[2, 0, 3], [1, 2, 4], [0, 0, 5]]], value: [0, 8, 0], grads: [[[0, 6, 0], [8, 4, 2], [0, 0, 0]]] },
   { name: "prod axis 0, negative zero", f: (x) => tb.prod(x, 0), inputs: [[[-0, 2], [3, 4]]], grads: [[[3, 4], [-0, 2]]] },
+  // var's gradient is PyTorch's (2 / (n - 1)) g (x - mean): an infinity makes the others -inf,
+  // not NaN; std's is 0 where std is 0 (PyTorch masks g / (2 std) there)
+  { name: "var with inf", f: (x) => tb.variance(x), inputs: [[inf, 1, 2, 3]], value: NaN, grads: [[NaN, -inf, -inf, -inf]] },
+  { name: "std zero variance", f: (x) => tb.std(x), inputs: [[7, 7, 7, 7]], value: 0, grads: [[0, 0, 0, 0]] },
   // logsumexp: rows of -inf give -inf (gradient NaN), +inf gives +inf (gradient NaN at the inf, 0 elsewhere)
   {
     name: "logsumexp infinities", f: (x) => tb.logsumexp(x, 1), inputs: [[[-inf, -inf], [inf, 1], [-inf, 1], [1, 2]]],
