@@ -106,7 +106,7 @@ export const floorDiv = arith("floorDiv");
 
 /** PyTorch's forms of x ** c for these number exponents c (aten's pow_tensor_scalar). */
 const powForms: Record<number, (x: Tensor) => Tensor> = {
-  2: (x) => mul(x, x),
+  2: (x) => square(x),
   3: (x) => mul(mul(x, x), x),
   [-2]: (x) => reciprocal(mul(x, x)),
   0.5: (x) => sqrt(x),
@@ -177,11 +177,12 @@ export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
 // ---------------------------------------------------------------------------------------
 // Composites
 
-/** x * x; bools square as int32 (PyTorch gives an integer, not x and x). */
-export function square(x: Tensor): Tensor {
+/** x * x; bools square as int32 (PyTorch gives an integer, not x and x). The gradient is
+ *  PyTorch's g * (2 x), so it overflows to +-inf where 2 x does (g x + g x would not). */
+export const square = composite("square", function square(x: Tensor): Tensor {
   const xi = x.dtype === "bool" ? cast(x, "int32") : x;
   return mul(xi, xi);
-}
+}, (g, _y, [x]) => mul(g, mul(x, 2)), { compile: false });
 
 /** clamp(x, min, max) (alias tb.clamp): max(min(x, max), min), NaN kept. Its gradient is 1
  *  where min <= x <= max, bounds included, and 0 at NaN (PyTorch's clamp). */
@@ -212,16 +213,19 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
 
 /** alpha * (exp(x) - 1) on the branch x <= 0, given only x <= 0 (so its gradient there,
  *  alpha * exp(x), is exact at 0 and no overflowing exp meets a zero gradient). */
-function negativeBranch(x: Tensor, positive: Tensor, alpha: number, inputScale = 1): Tensor {
-  const xn = where(positive, 0, x);
+function negativeBranch(x: Tensor, negative: Tensor, alpha: number, inputScale = 1): Tensor {
+  const xn = where(negative, x, 0);
   return mul(expm1(inputScale === 1 ? xn : mul(xn, inputScale)), alpha);
 }
+
+// The ELU family takes the negative branch where x <= 0 and the positive one elsewhere,
+// NaN included (PyTorch's elu_backward tests x <= 0): elu'(NaN) is the cotangent.
 
 /** x where x > 0, else alpha * (exp(x) - 1). elu'(0) = alpha (PyTorch takes the negative
  *  branch at 0). */
 export function elu(x: Tensor, alpha = 1): Tensor {
-  const positive = gt(x, 0);
-  return where(positive, x, negativeBranch(x, positive, alpha));
+  const negative = le(x, 0);
+  return where(negative, negativeBranch(x, negative, alpha), x);
 }
 
 const seluAlpha = 1.6732632423543772848170429916717;
@@ -229,15 +233,15 @@ const seluScale = 1.0507009873554804934193349852946;
 
 /** scale * elu(x, alpha) with PyTorch's constants; selu'(0) = scale * alpha. */
 export function selu(x: Tensor): Tensor {
-  const positive = gt(x, 0);
-  return where(positive, mul(x, seluScale), negativeBranch(x, positive, seluAlpha * seluScale));
+  const negative = le(x, 0);
+  return where(negative, negativeBranch(x, negative, seluAlpha * seluScale), mul(x, seluScale));
 }
 
 /** x where x > 0, else alpha * (exp(x / alpha) - 1); celu'(0) = 1. */
 export function celu(x: Tensor, alpha = 1): Tensor {
   if (alpha === 0) throw new Error("celu: alpha must not be 0 (it divides x)");
-  const positive = gt(x, 0);
-  return where(positive, x, negativeBranch(x, positive, alpha, 1 / alpha));
+  const negative = le(x, 0);
+  return where(negative, negativeBranch(x, negative, alpha, 1 / alpha), x);
 }
 
 /** GELU; approximate "none" uses erf, "tanh" the tanh approximation (as PyTorch). */
@@ -251,9 +255,14 @@ export const gelu = composite("gelu", function gelu(x: Tensor, options: { approx
   return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
 });
 
-export function silu(x: Tensor): Tensor {
+/** x * sigmoid(x). The gradient is PyTorch's g s (1 + x (1 - s)) with s = sigmoid(x): the
+ *  cotangent at x = +3.4e38 and 0 at -3.4e38, where the product rule meets inf * 0. */
+export const silu = composite("silu", function silu(x: Tensor): Tensor {
   return mul(x, sigmoid(x));
-}
+}, (g, _y, [x]) => {
+  const s = sigmoid(x);
+  return mul(mul(g, s), add(mul(x, sub(1, s)), 1));
+}, { compile: false });
 
 /** softplus(x) = log(1 + exp(beta x)) / beta, and x where beta x > threshold: PyTorch's
  *  formula, so softplus'(x) = sigmoid(beta x) (0.5 at 0 for any beta). exp reads beta x only

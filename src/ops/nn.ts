@@ -5,9 +5,9 @@
 import { Tensor } from "../tensor/tensor.js";
 import { withGrad } from "../core/trace.js";
 import { fmtShape, shapesEqual } from "../tensor/shape.js";
-import { abs, add, cast, div, exp, ge, mul, ne, neg, reciprocal, rsqrt, softplus, sub, where } from "./elementwise.js";
+import { abs, add, cast, div, exp, ge, log, mul, ne, neg, reciprocal, rsqrt, softplus, sub, where } from "./elementwise.js";
 import { checkChoice, checkOptions } from "./options.js";
-import { logsumexp, max, mean, sum } from "./reduce.js";
+import { max, mean, sum } from "./reduce.js";
 import { gather, indexSelect, reshape, squeeze, unsqueeze } from "./movement.js";
 import { rand, type Generator } from "./creation.js";
 import { composite } from "../core/composite.js";
@@ -34,9 +34,13 @@ export const softmax = composite("softmax", function softmax(x: Tensor, axis: nu
   return mul(e, reciprocal(sum(e, axis, { keepdims: true })));
 }, (g, y, [, axis = -1]) => mul(y, sub(g, sum(mul(g, y), axis, { keepdims: true }))));
 
+/** log(softmax(x)) as PyTorch computes it: (x - m) - log(sum(exp(x - m))) with m the row's
+ *  max, so a row whose max is infinite is NaN throughout (inf - inf), as PyTorch's. */
 export const logSoftmax = composite("logSoftmax", function logSoftmax(x: Tensor, axis: number = -1): Tensor {
   const xf = cast(x, "float32");
-  return sub(xf, logsumexp(xf, axis, { keepdims: true }));
+  // (never taped: logSoftmax has its own gradient, below)
+  const d = sub(xf, max(xf, axis, { keepdims: true }));
+  return sub(d, log(sum(exp(d), axis, { keepdims: true })));
 }, (g, y, [, axis = -1]) => sub(g, mul(exp(y), sum(g, axis, { keepdims: true }))));
 
 export interface CrossEntropyOptions {

@@ -172,7 +172,8 @@ export const rules: { [P in Prim]: Rule<P> } = {
   log1p: unary("log1p", (g, [x]) => [o.div(g, o.add(x, 1))]),
   expm1: unary("expm1", (g, _x, y) => [o.mul(g, o.add(y, 1))]),
   sqrt: unary("sqrt", (g, _x, y) => [o.div(o.mul(g, 0.5), y)]),
-  rsqrt: unary("rsqrt", (g, [x], y) => [o.mul(o.mul(g, -0.5), o.div(y, x))]),
+  // PyTorch's -0.5 g y^3 (y / x has the wrong sign of infinity at x = -0)
+  rsqrt: unary("rsqrt", (g, _x, y) => [o.mul(o.mul(g, -0.5), o.mul(o.mul(y, y), y))]),
   reciprocal: unary("reciprocal", (g, _x, y) => [o.neg(o.mul(g, o.mul(y, y)))]),
   sin: unary("sin", (g, [x]) => [o.mul(g, o.cos(x))]),
   cos: unary("cos", (g, [x]) => [o.neg(o.mul(g, o.sin(x)))]),
@@ -198,9 +199,12 @@ export const rules: { [P in Prim]: Rule<P> } = {
   minimum: binary("minimum", num, null, tieSplitVjp((a, b) => o.lt(a, b), (a, b) => o.gt(a, b))),
   mod: binary("mod", num, null, (g, [a, b]) => [g, o.neg(o.mul(g, o.floorDiv(a, b)))]),
   floorDiv: binary("floorDiv", num, null, () => [null, null]),
+  // PyTorch's g b / r and -g a / r with r = a^2 + b^2 and 1 / r taken as 0 where r is 0
+  // (at the origin, and where both squares underflow), so the gradient there is +-0.
   atan2: binary("atan2", f32, null, (g, [a, b]) => {
     const r = o.add(o.mul(a, a), o.mul(b, b));
-    return [o.div(o.mul(g, b), r), o.neg(o.div(o.mul(g, a), r))];
+    const recip = o.where(o.eq(r, 0), 0, o.reciprocal(r));
+    return [o.mul(o.mul(g, b), recip), o.mul(o.mul(g, o.neg(a)), recip)];
   }),
   eq: binary("eq", all, "bool", null),
   ne: binary("ne", all, "bool", null),

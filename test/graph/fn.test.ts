@@ -105,36 +105,30 @@ describe("tracing", () => {
             g:f32[4,3] = expand[shape=[4,3]] b2  # layer2
             h:f32[4,3] = add f g  # layer2
             i:f32[4,1] = max[axes=[1]] h
-            j:f32[4,1] = sub i i
-            k:f32[4,1] = expand[shape=[4,1]] 0.0:f32[]
-            l:bool[4,1] = eq j k
-            m:f32[4,1] = expand[shape=[4,1]] 0.0:f32[]
-            n:f32[4,1] = where l i m
+            j:f32[4,3] = expand[shape=[4,3]] i
+            k:f32[4,3] = sub h j
+            l:f32[4,3] = exp k
+            m:f32[4,1] = sum[axes=[1]] l
+            n:f32[4,1] = log m
             o:f32[4,3] = expand[shape=[4,3]] n
-            p:f32[4,3] = sub h o
-            q:f32[4,3] = exp p
-            r:f32[4,1] = sum[axes=[1]] q
-            s:f32[4,1] = log r
-            t:f32[4,1] = add s n
-            u:f32[4,3] = expand[shape=[4,3]] t
-            v:f32[4,3] = sub h u
-            w:i32[4] = expand[shape=[4]] -100:i32[]
-            z:bool[4] = ne y w
-            ba:i32[4] = expand[shape=[4]] 0:i32[]
-            bb:i32[4] = where z y ba
-            bc:i32[4,1] = reshape[shape=[4,1]] bb
-            bd:f32[4,1] = gather[axis=1] v bc
-            be:f32[4] = reshape[shape=[4]] bd
-            bf:f32[4] = neg be
-            bg:f32[4] = expand[shape=[4]] 0.0:f32[]
-            bh:f32[4] = where z bf bg
-            bi:f32[1] = sum[axes=[0]] bh
-            bj:f32[] = reshape[shape=[]] bi
-            bk:f32[4] = cast[dtype="float32"] z
-            bl:f32[1] = sum[axes=[0]] bk
-            bm:f32[] = reshape[shape=[]] bl
-            bn:f32[] = div bj bm
-        in (bn) }"
+            p:f32[4,3] = sub k o
+            q:i32[4] = expand[shape=[4]] -100:i32[]
+            r:bool[4] = ne y q
+            s:i32[4] = expand[shape=[4]] 0:i32[]
+            t:i32[4] = where r y s
+            u:i32[4,1] = reshape[shape=[4,1]] t
+            v:f32[4,1] = gather[axis=1] p u
+            w:f32[4] = reshape[shape=[4]] v
+            z:f32[4] = neg w
+            ba:f32[4] = expand[shape=[4]] 0.0:f32[]
+            bb:f32[4] = where r z ba
+            bc:f32[1] = sum[axes=[0]] bb
+            bd:f32[] = reshape[shape=[]] bc
+            be:f32[4] = cast[dtype="float32"] r
+            bf:f32[1] = sum[axes=[0]] be
+            bg:f32[] = reshape[shape=[]] bf
+            bh:f32[] = div bd bg
+        in (bh) }"
     `);
   });
 });

@@ -56,6 +56,17 @@ export const kinkCases: KinkCase[] = [
   { name: "silu", f: (x) => tb.silu(x), inputs: [[0]], grads: [[0.5]] },
   { name: "abs", f: (x) => tb.abs(x), inputs: [[0]], grads: [[0]] },
   { name: "sqrt", f: (x) => tb.sqrt(x), inputs: [[0]], grads: [[inf]] },
+  // atan2: 1 / (a^2 + b^2) counts as 0 where the sum is 0 (the origin; squares underflowing)
+  { name: "atan2 origin", f: (a, b) => tb.atan2(a, b), inputs: [[0, -0, 0, 1e-30], [0, 0, -0, 1e-30]], grads: [[0, 0, -0, 0], [-0, 0, -0, -0]] },
+  // rsqrt' = -0.5 y^3: +inf at -0, -inf at +0
+  { name: "rsqrt signed zeros", f: (x) => tb.rsqrt(x), inputs: [[-0, 0]], value: [-inf, inf], grads: [[inf, -inf]] },
+  // square' = 2 x, overflowing; silu' = s (1 + x (1 - s)) at the ends of float32
+  { name: "square overflow", f: (x) => tb.square(x), inputs: [[3e38, -3e38]], value: [inf, inf], grads: [[inf, -inf]] },
+  { name: "silu huge", f: (x) => tb.silu(x), inputs: [[3.4e38, -3.4e38]], grads: [[1, -0]] },
+  // elu takes the positive branch at NaN (x <= 0 is false): the gradient is the cotangent
+  { name: "elu NaN", f: (x) => tb.elu(x), inputs: [[NaN, 0]], value: [NaN, 0], grads: [[1, 1]] },
+  // logSoftmax of a row whose max is +inf: NaN throughout (x - max = inf - inf)
+  { name: "logSoftmax inf", f: (x) => tb.logSoftmax(x, -1), inputs: [[inf, 0, 1]], value: [NaN, NaN, NaN], grads: [[NaN, NaN, NaN]] },
   // maximum/minimum: a tie splits the gradient in halves; NaN gives it to both
   { name: "maximum tie", f: (a, b) => tb.maximum(a, b), inputs: [[1, 2], [1, 3]], grads: [[0.5, 0], [0.5, 1]] },
   { name: "minimum tie", f: (a, b) => tb.minimum(a, b), inputs: [[1, 2], [1, 3]], grads: [[0.5, 1], [0.5, 0]] },
