@@ -202,18 +202,6 @@ export class Fn {
   hoistConstants = false;
   private readonly constLocals = new Map<string, number>();
 
-  /** Emits `body` with vector constants inline (v128.const where used): for code off the
-   *  hot path, whose hoisted constants would only add live registers to the hot loop. */
-  coldConstants(body: () => void): void {
-    const hoist = this.hoistConstants;
-    this.hoistConstants = false;
-    try {
-      body();
-    } finally {
-      this.hoistConstants = hoist;
-    }
-  }
-
   /** A v128.const made of `copies` copies of `lane` (4 for 32-bit lanes, 2 for 64-bit). */
   private v128splat(lane: number[], copies = 4): this {
     const bytes: number[] = [];
