@@ -3,7 +3,7 @@
 // D feature size.
 
 import { Tensor } from "../tensor/tensor.js";
-import { withGrad } from "../core/trace.js";
+import { isTracing, withGrad } from "../core/trace.js";
 import { fmtShape, shapesEqual } from "../tensor/shape.js";
 import { abs, add, cast, div, exp, ge, log, mul, ne, neg, reciprocal, rsqrt, softplus, sub, where } from "./elementwise.js";
 import { checkChoice, checkOptions } from "./options.js";
@@ -182,15 +182,22 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     const m = options.momentum ?? 0.1;
     // Variables (nn buffers) take `assign`, which a graph trace records as an update, so a
     // traced training step keeps updating the running statistics; plain tensors are
-    // overwritten in place.
-    const write = (r: Tensor, value: Tensor): void => {
+    // overwritten in place, eagerly only: a compiled program would not update them.
+    const write = (r: Tensor, value: Tensor, name: string): void => {
       const a = (r as Tensor & { assign?: (v: Tensor) => unknown }).assign;
       if (typeof a === "function") a.call(r, value);
-      else r._assign(value);
+      else if (isTracing()) {
+        throw new Error(
+          `batchNorm: in training mode inside a traced function (tb.fn) the running statistics it updates must be ` +
+            `tb.variable()s, and ${name} is a plain tensor ${r.dtype}${fmtShape(r.shape)}: a compiled function changes ` +
+            "state only through variables. Wrap them once with tb.variable(t, { requiresGrad: false }) (nn.BatchNorm keeps " +
+            "them as such buffers), or pass null to skip the update.",
+        );
+      } else r._assign(value);
     };
     withGrad(false, () => {
-      if (runningMean) write(runningMean, add(mul(runningMean, 1 - m), mul(reshape(mu, [C]), m)));
-      if (runningVar) write(runningVar, add(mul(runningVar, 1 - m), mul(reshape(v, [C]), (m * n) / Math.max(n - 1, 1))));
+      if (runningMean) write(runningMean, add(mul(runningMean, 1 - m), mul(reshape(mu, [C]), m)), "runningMean");
+      if (runningVar) write(runningVar, add(mul(runningVar, 1 - m), mul(reshape(v, [C]), (m * n) / Math.max(n - 1, 1))), "runningVar");
     });
   } else {
     if (!runningMean || !runningVar) throw new Error("batchNorm: evaluation mode needs runningMean and runningVar");

@@ -147,7 +147,8 @@ def _broadcast_grad_scales(torch_fn, args, diff, cts):
     return [gr.abs().sum_to_size(args[i].shape) for gr, i in zip(grads, diff)]
 
 
-def op_case(name, op, args, torch_fn, params=None, diff=None, error_kind=None, note=None, scale=None, elementwise_edge=False):
+def op_case(name, op, args, torch_fn, params=None, diff=None, error_kind=None, note=None, scale=None, elementwise_edge=False,
+            variables=None):
     """Runs torch_fn(*args) (params are the tensorbook options the case records; torch_fn
     already applies their PyTorch spelling) and, for differentiable float arguments, the vjp
     of a seeded random cotangent. `args` holds tensors and Python numbers; `diff` lists the
@@ -162,12 +163,17 @@ def op_case(name, op, args, torch_fn, params=None, diff=None, error_kind=None, n
     |args|) bounds every term that was added; "broadcast" for elementwise ops with
     broadcasting arguments (gradient scales only, see _broadcast_grad_scales); or a function
     of the arguments returning one scale tensor per output. Without it the test derives a
-    scale from the result itself. elementwise_edge records PyTorch's scalar path."""
+    scale from the result itself. elementwise_edge records PyTorch's scalar path.
+    `variables` lists the indices of arguments the op updates in place (batchNorm's running
+    statistics), which torch_fn also returns as outputs: through tb.fn the test passes them
+    as tb.variable()s, since a traced function changes state only through variables."""
     g = gen_for(name + "/cotangent")
     params = params or {}
     case = {"name": name, "op": op, "params": enc_any(params), "args": enc_any(args)}
     if note:
         case["note"] = note
+    if variables:
+        case["variables"] = variables
     if diff is None:
         diff = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.dtype == F32]
     try:

@@ -192,7 +192,8 @@ def norm_cases():
     out.append(op_case("layerNorm/constant-row", "layerNorm", [const], lambda x: F.layer_norm(x, [8]), params={"normalizedShape": 8}))
     out.append(op_case("layerNorm/shape-mismatch", "layerNorm", [x], lambda x: F.layer_norm(x, [4]), params={"normalizedShape": 4}, error_kind="shape"))
 
-    # batchNorm returns [y, runningMean, runningVar] (the statistics after the call).
+    # batchNorm returns [y, runningMean, runningVar] (the statistics after the call). In
+    # training mode it updates the running statistics: through tb.fn they are variables.
     def bn(training, momentum=0.1, eps=1e-5):
         def f(x, rm, rv, w=None, b=None):
             rm, rv = rm.clone(), rv.clone()
@@ -203,11 +204,12 @@ def norm_cases():
         xb = randn(g, *shape, scale=2) + 1
         rm, rv = randn(g, 3), rand(g, 3, lo=0.5, hi=2)
         wb, bb = randn(g, 3), randn(g, 3)
-        out.append(op_case(f"batchNorm/train/{name}", "batchNorm", [xb, rm, rv, wb, bb], bn(True), params={"training": True}, diff=[0, 3, 4]))
+        out.append(op_case(f"batchNorm/train/{name}", "batchNorm", [xb, rm, rv, wb, bb], bn(True), params={"training": True}, diff=[0, 3, 4],
+                           variables=[1, 2]))
         out.append(op_case(f"batchNorm/eval/{name}", "batchNorm", [xb, rm, rv, wb, bb], bn(False), params={"training": False}, diff=[0, 3, 4]))
     xb = randn(g, 5, 2)
     out.append(op_case("batchNorm/train/momentum-eps", "batchNorm", [xb, torch.zeros(2), torch.ones(2)], bn(True, 0.3, 1e-2),
-                       params={"training": True, "momentum": 0.3, "eps": 1e-2}, diff=[0]))
+                       params={"training": True, "momentum": 0.3, "eps": 1e-2}, diff=[0], variables=[1, 2]))
     return out
 
 

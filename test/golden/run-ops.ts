@@ -31,6 +31,9 @@ export interface OpCase {
   errorKind?: "shape" | "value";
   noGrad?: string;
   note?: string;
+  /** Arguments the op updates in place, also returned as outputs (batchNorm's running
+   *  statistics): tb.fn gets them as tb.variable()s, read back after the call. */
+  variables?: number[];
 }
 
 type Call = (args: unknown[]) => Tensor[];
@@ -128,12 +131,26 @@ function runEager(c: OpCase): void {
 function runCompiled(c: OpCase): void {
   const call = caller(c);
   const args = decode(c.args as FixtureValue) as unknown[];
-  const tensorAt = args.map((a, i) => (a instanceof tb.Tensor ? i : -1)).filter((i) => i >= 0);
+  // State the op updates: variables, which the traced function reads as vertices.
+  const state = new Map((c.variables ?? []).map((i) => [i, tb.variable(args[i] as Tensor, { requiresGrad: false })] as const));
+  const tensorAt = args.map((a, i) => (a instanceof tb.Tensor && !state.has(i) ? i : -1)).filter((i) => i >= 0);
   const ts = tensorAt.map((i) => args[i] as Tensor);
-  const rebuild = (xs: Tensor[]): unknown[] => args.map((a, i) => (tensorAt.includes(i) ? xs[tensorAt.indexOf(i)] : a));
-  const fwd = tb.fn((xs: Tensor[]) => call(rebuild(xs)));
-  if (c.error) return expectOpError(c, () => fwd(ts).map((t) => t.dataSync()));
-  const errs = checkOutputs(c, fwd(ts), decode(c.args as FixtureValue) as unknown[]);
+  const rebuild = (xs: Tensor[]): unknown[] => args.map((a, i) => state.get(i) ?? (tensorAt.includes(i) ? xs[tensorAt.indexOf(i)] : a));
+  // A variable the function returns comes back with its value before the call: the outputs
+  // that are variables are read from them after it.
+  let returned: (tb.Variable | null)[] = [];
+  const fwd = tb.fn((xs: Tensor[]) => {
+    const outs = call(rebuild(xs));
+    returned = outs.map((o) => (o instanceof tb.Variable ? o : null));
+    return outs.filter((o) => !(o instanceof tb.Variable));
+  });
+  const forward = (): Tensor[] => {
+    const computed = fwd(ts);
+    let k = 0;
+    return returned.map((v) => v ?? computed[k++]!);
+  };
+  if (c.error) return expectOpError(c, () => forward().map((t) => t.dataSync()));
+  const errs = checkOutputs(c, forward(), decode(c.args as FixtureValue) as unknown[]);
   if (c.grads) {
     const diffAt = c.diff!.map((i) => tensorAt.indexOf(i));
     const vjp = tb.fn((xs: Tensor[], cts: (Tensor | null)[]) =>

@@ -190,6 +190,18 @@ describe("NN functions", () => {
     const ye = tb.batchNorm(img, rm, rv, { training: false });
     expectClose(ye, await np("(x - m[None, :, None, None]) / np.sqrt(v[None, :, None, None] + 1e-5)", { x: img, m: rm, v: rv }), tol);
   });
+  it("batchNorm training under tb.fn updates variables and refuses plain running statistics", () => {
+    const x = tb.tensor([[1, 2, 3], [3, 6, 9]]);
+    const plain = tb.fn((v: tb.Tensor, rm: tb.Tensor, rv: tb.Tensor) => tb.batchNorm(v, rm, rv, { training: true }));
+    expect(() => plain(x, tb.zeros([3]), tb.ones([3]))).toThrow(/^batchNorm: .*runningMean is a plain tensor float32\[3\].*tb\.variable/);
+    const rm = tb.variable(tb.zeros([3]), { requiresGrad: false });
+    const rv = tb.variable(tb.ones([3]), { requiresGrad: false });
+    const step = tb.fn((v: tb.Tensor) => tb.batchNorm(v, rm, rv, { training: true }));
+    step(x);
+    // mean [2, 4, 6], unbiased variance [2, 8, 18]: r = 0.9 r + 0.1 batch
+    Array.from(rm.dataSync()).forEach((v, i) => expect(v).toBeCloseTo([0.2, 0.4, 0.6][i]!, 6));
+    Array.from(rv.dataSync()).forEach((v, i) => expect(v).toBeCloseTo([1.1, 1.7, 2.7][i]!, 6));
+  });
   it("dropout keeps the expectation and zeroes about p", () => {
     const x = tb.ones([20000]);
     const y = tb.dropout(x, 0.3, { generator: new tb.Generator(3) });
