@@ -285,6 +285,6 @@ export class MathLib {
 
   /** pow(a, b): pow.ts. */
   private pow(f: Fn, args: number[]): void {
-    emitPow(f, args[0]!, args[1]!);
+    emitPow(f, args[0]!, args[1]!, this.fma);
   }
 }
