@@ -67,8 +67,33 @@ function pickTargets(op: string, logp: Tensor, target: Tensor, ignoreIndex: numb
   const valid = ne(t, ignoreIndex);
   // ignored rows gather class 0 (any class in range) and are then zeroed
   const safe = where(valid, t, 0);
-  const picked = squeeze(gather(logp, ax, unsqueeze(safe, ax)), ax);
+  let picked: Tensor;
+  try {
+    picked = squeeze(gather(logp, ax, unsqueeze(safe, ax)), ax);
+  } catch (e) {
+    throw targetRangeError(op, t, valid, logp.shape, ax, ignoreIndex) ?? e;
+  }
   return { picked, valid };
+}
+
+/** The error for class-index targets outside [0, C), which gather found eagerly: naming the
+ *  loss, the classes and the targets' range (read only on this error path); null when the
+ *  targets are in range or only exist in a trace (then gather's own error stands). */
+function targetRangeError(op: string, t: Tensor, valid: Tensor, shape: readonly number[], ax: number, ignoreIndex: number): Error | null {
+  if (isTracing()) return null;
+  const C = shape[ax];
+  const ts = t.dataSync();
+  const ok = valid.dataSync();
+  let lo = Infinity;
+  let hi = -Infinity;
+  ts.forEach((v, i) => {
+    if (ok[i]) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  });
+  if (lo >= 0 && hi < C) return null;
+  return new Error(
+    `${op}: class-index targets must lie in [0, ${C - 1}] for the ${C} classes of input ${fmtShape(shape)}, ` +
+      `got targets from ${lo} to ${hi} (targets equal to ignoreIndex ${ignoreIndex} are skipped)`,
+  );
 }
 
 /** sum(loss) / (number of valid rows) for "mean", as PyTorch with ignoreIndex. */

@@ -165,6 +165,8 @@ def loss_cases():
     out.append(op_case("crossEntropy/unbatched", "crossEntropy", [randn(g, 5), torch.tensor(3, dtype=torch.int32)], lambda x, y: F.cross_entropy(x, y.long())))
     out.append(op_case("crossEntropy/target-out-of-range", "crossEntropy", [logits, torch.tensor([0, 4, 1, 1, 2, 0], dtype=torch.int32)],
                        lambda x, y: F.cross_entropy(x, y.long()), error_kind="value"))
+    out.append(op_case("nllLoss/target-negative", "nllLoss", [torch.log_softmax(logits, 1), torch.tensor([0, -1, 1, 1, 2, 0], dtype=torch.int32)],
+                       lambda x, y: F.nll_loss(x, y.long()), error_kind="value"))
     out.append(op_case("crossEntropy/edge-logits", "crossEntropy", [f32([[1e30, 0, 0], [-inf, 0, 1], [100, -100, 0]]), torch.tensor([0, 1, 1], dtype=torch.int32)],
                        lambda x, y: F.cross_entropy(x, y.long(), reduction="none"), params={"reduction": "none"},
                        scale=lambda x, y: torch.amax(torch.where(x.isfinite(), x.abs(), 0), 1) + math.log(x.shape[1])))
