@@ -5,7 +5,8 @@
 import { describe, expect, test } from "vitest";
 import type { DType, ScalarExpr, View } from "../../src/backend/backend.js";
 import { createWasmBackend } from "../../src/backend/wasm/index.js";
-import { at, download, empty, forEachIndex, inp, randn, size, upload } from "./helpers.js";
+import { binaryFn } from "../../src/backend/scalar.js";
+import { at, download, empty, forEachIndex, inp, randn, rng, size, upload } from "./helpers.js";
 
 const be = createWasmBackend({ threads: 1 });
 const f = Math.fround;
@@ -105,6 +106,29 @@ describe("wasm elementwise", () => {
     const va = upload(be, a, [5]), vb = upload(be, b, [5]);
     expect(run({ op: "mod", a: inp(0), b: inp(1), dtype: "float32" }, [va, vb], [5])).toEqual([0.5, -0.5, 2, 0, 0.25]);
     expect(run({ op: "floordiv", a: inp(0), b: inp(1), dtype: "float32" }, [va, vb], [5])).toEqual([-4, -4, -1, -6, 0]);
+  });
+
+  test("float mod and floordiv equal the reference backend's bit for bit, over every exponent", () => {
+    // random bit patterns; a third of the divisors free, the rest within 2^30 of the
+    // dividend's magnitude, so quotients take every size (fmod's loop for 2^26 and beyond)
+    const n = 1 << 16, ua = new Uint32Array(n), ub = new Uint32Array(n);
+    const r = rng(99), u32 = () => Math.floor(r() * 2 ** 32) >>> 0;
+    for (let i = 0; i < n; i++) {
+      ua[i] = u32();
+      const e = (((ua[i]! >>> 23) & 0xff) - Math.floor(r() * 30)) & 0xff;
+      ub[i] = i % 3 === 0 ? u32() : ((u32() & 0x807fffff) | (e << 23)) >>> 0;
+    }
+    const a = new Float32Array(ua.buffer), b = new Float32Array(ub.buffer);
+    const va = upload(be, a, [n]), vb = upload(be, b, [n]);
+    for (const op of ["mod", "floordiv"] as const) {
+      const got = run({ op, a: inp(0), b: inp(1), dtype: "float32" }, [va, vb], [n]);
+      const ref = binaryFn(op, "float32");
+      const bad = got.flatMap((g, i) => {
+        const w = f(ref(a[i]!, b[i]!));
+        return Object.is(g, w) || (Number.isNaN(g) && Number.isNaN(w)) ? [] : [`${a[i]} ${op} ${b[i]}: ${g} vs ${w}`];
+      });
+      expect(bad.slice(0, 5)).toEqual([]);
+    }
   });
 
   test("int32 arithmetic, pow, sign, abs, min/max and comparisons to bool", () => {

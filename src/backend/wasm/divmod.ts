@@ -6,7 +6,7 @@
 //                    24-bit significands is never within 2^-53 of an integer it is not);
 //                    larger quotients first take a -= trunc(a / B) B with B = b 2^k scaled
 //                    so that a / B < 2^26, 25 bits of quotient per round (at most 11 rounds,
-//                    a loop that vectors without such lanes leave after one pass). The
+//                    in a helper function that only vectors with such a lane call). The
 //                    result has a's sign; fmod(a, +-inf) = a; fmod(inf, b), fmod(a, 0) = NaN.
 //   remainder        torch.remainder: r = fmod(a, b), plus b when r != 0 and r's sign
 //                    differs from b's (a float32 add, as PyTorch does it).
@@ -30,32 +30,60 @@ import { FAULT_ADDR, FAULT_BITS } from "./reserved.js";
 /** 2^26 as the bound on |a / b| of one exact fmod step. */
 const STEP_LIMIT = 67108864;
 
-/** Pushes fmod(a, b) of the f32x4 locals a and b. */
-export function emitFmod(f: Fn, a: number, b: number): void {
-  const ad = [f.local(V128), f.local(V128)], bd = [f.local(V128), f.local(V128)];
-  const big = [f.local(V128), f.local(V128)];
+/** Pushes fmod(a, b) of the f32x4 locals a and b: one exact step in float64 when every
+ *  lane's quotient is below 2^26, else the helper `fmodLoop` (off the kernel's hot loop). */
+export function emitFmod(f: Fn, mod: ModuleBuilder, a: number, b: number): void {
+  const ad = [f.local(V128), f.local(V128)], bd = [f.local(V128), f.local(V128)], q = [f.local(V128), f.local(V128)];
+  promoteHalves(f, a, ad);
+  promoteHalves(f, b, bd);
+  for (let h = 0; h < 2; h++) f.get(ad[h]!).get(bd[h]!).v(S.f64x2_div).set(q[h]!);
+  f.get(q[0]!).v(S.f64x2_abs).f64x2(STEP_LIMIT).v(S.f64x2_ge);
+  f.get(q[1]!).v(S.f64x2_abs).f64x2(STEP_LIMIT).v(S.f64x2_ge).v(S.or).v(S.any_true);
+  f.if_(V128);
+  f.get(a).get(b).call(mod.helper("divmod.fmodLoop", fmodLoop));
+  f.else_();
   for (let h = 0; h < 2; h++) {
-    for (const [src, dst] of [[a, ad[h]!], [b, bd[h]!]] as const) {
-      f.get(src);
-      if (h === 1) f.get(src).shuffle32([2, 3, 2, 3]);
-      f.v(S.f64x2_promote_low_f32x4).set(dst);
-    }
+    f.get(ad[h]!).get(q[h]!).v(S.f64x2_trunc).get(bd[h]!).v(S.f64x2_mul).v(S.f64x2_sub).v(S.f32x4_demote_f64x2_zero);
   }
-  f.block().loop();
+  f.shuffle32([0, 1, 4, 5]);
+  f.end();
+  fmodFixups(f, a, b);
+}
+
+/** Promotes lanes 0-1 and 2-3 of the f32x4 local v into the f64x2 locals out[0], out[1]. */
+function promoteHalves(f: Fn, v: number, out: number[]): void {
+  f.get(v).v(S.f64x2_promote_low_f32x4).set(out[0]!);
+  f.get(v).get(v).shuffle32([2, 3, 2, 3]).v(S.f64x2_promote_low_f32x4).set(out[1]!);
+}
+
+/** (a, b) -> fmod(a, b) before fmodFixups, for quotients of any size: rounds of
+ *  a -= trunc(a / B) B with B = b 2^k scaled so that a / B < 2^26, until every lane's
+ *  quotient is below 2^26; the last round (k = 0 everywhere) is the exact step. */
+function fmodLoop(): Fn {
+  const g = new Fn([V128, V128], [V128]);
+  const ad = [g.local(V128), g.local(V128)], bd = [g.local(V128), g.local(V128)], big = [g.local(V128), g.local(V128)];
+  promoteHalves(g, 0, ad);
+  promoteHalves(g, 1, bd);
+  g.block().loop();
   for (let h = 0; h < 2; h++) {
-    const A = ad[h]!, B = bd[h]!, q = f.local(V128), sb = f.local(V128);
-    f.get(A).get(B).v(S.f64x2_div).set(q);
-    f.get(q).v(S.f64x2_abs).f64x2(STEP_LIMIT).v(S.f64x2_ge).set(big[h]!);
+    const A = ad[h]!, B = bd[h]!, q = g.local(V128), sb = g.local(V128);
+    g.get(A).get(B).v(S.f64x2_div).set(q);
+    g.get(q).v(S.f64x2_abs).f64x2(STEP_LIMIT).v(S.f64x2_ge).set(big[h]!);
     // scaled divisor: b 2^(e(q) - 25) where |q| >= 2^26, else b (bits of +inf are the
     // exponent mask, bits of 2^-998 are 25 << 52)
-    f.get(q).f64x2(Infinity).v(S.and).f64x2(2 ** -998).v(S.i64x2_sub);
-    f.f64x2(1).get(big[h]!).v(S.bitselect).get(B).v(S.f64x2_mul).set(sb);
-    f.get(A).get(A).get(sb).v(S.f64x2_div).v(S.f64x2_trunc).get(sb).v(S.f64x2_mul).v(S.f64x2_sub).set(A);
+    g.get(q).f64x2(Infinity).v(S.and).f64x2(2 ** -998).v(S.i64x2_sub);
+    g.f64x2(1).get(big[h]!).v(S.bitselect).get(B).v(S.f64x2_mul).set(sb);
+    g.get(A).get(A).get(sb).v(S.f64x2_div).v(S.f64x2_trunc).get(sb).v(S.f64x2_mul).v(S.f64x2_sub).set(A);
   }
-  f.get(big[0]!).get(big[1]!).v(S.or).v(S.any_true).brIf(0);
-  f.end().end();
-  f.get(ad[0]!).v(S.f32x4_demote_f64x2_zero).get(ad[1]!).v(S.f32x4_demote_f64x2_zero).shuffle32([0, 1, 4, 5]);
-  // a's sign (a zero difference is +0); a finite a over an infinite b: a itself
+  g.get(big[0]!).get(big[1]!).v(S.or).v(S.any_true).brIf(0);
+  g.end().end();
+  g.get(ad[0]!).v(S.f32x4_demote_f64x2_zero).get(ad[1]!).v(S.f32x4_demote_f64x2_zero).shuffle32([0, 1, 4, 5]);
+  return g;
+}
+
+/** On the stack a - trunc(a / b) b: gives it a's sign (an exact zero difference is +0),
+ *  and a itself for a finite a over an infinite b (where trunc(0) inf is NaN). */
+function fmodFixups(f: Fn, a: number, b: number): void {
   f.get(a).i32(31).v(S.i32x4_shr_u).i32(31).v(S.i32x4_shl).v(S.or);
   const r = f.local(V128);
   f.set(r);
@@ -70,9 +98,9 @@ function signsDiffer(f: Fn, m: number, b: number): void {
 }
 
 /** Pushes torch.remainder(a, b) of the f32x4 locals a and b. */
-export function emitRemainder(f: Fn, a: number, b: number): void {
+export function emitRemainder(f: Fn, mod: ModuleBuilder, a: number, b: number): void {
   const m = f.local(V128);
-  emitFmod(f, a, b);
+  emitFmod(f, mod, a, b);
   f.set(m);
   f.get(m).get(b).v(S.f32x4_add).get(m);
   signsDiffer(f, m, b);
@@ -80,9 +108,9 @@ export function emitRemainder(f: Fn, a: number, b: number): void {
 }
 
 /** Pushes torch.floor_divide(a, b) of the f32x4 locals a and b. */
-export function emitFloorDivide(f: Fn, a: number, b: number): void {
+export function emitFloorDivide(f: Fn, mod: ModuleBuilder, a: number, b: number): void {
   const m = f.local(V128), d = f.local(V128), fl = f.local(V128);
-  emitFmod(f, a, b);
+  emitFmod(f, mod, a, b);
   f.set(m);
   f.get(a).get(m).v(S.f32x4_sub).get(b).v(S.f32x4_div).set(d);
   f.get(d).f32x4(1).v(S.f32x4_sub).get(d);

@@ -274,7 +274,7 @@ export class ExprGen {
         if (v) {
           const ta = f.local(V128), tb = f.local(V128);
           f.set(tb).set(ta);
-          (op === "mod" ? emitRemainder : emitFloorDivide)(f, ta, tb);
+          (op === "mod" ? emitRemainder : emitFloorDivide)(f, this.mod, ta, tb);
         } else f.call(intHelper(this.mod, op));
         break;
       case "eq": f.v(v ? S.f32x4_eq : S.i32x4_eq); break;
