@@ -137,7 +137,8 @@ function scalarHelper(h: IntHelper): Fn {
     // b < 0: 1 for a == 1, +-1 for a == -1 (by parity), else 0 (NumPy gives an error; 0 is torch's)
     s.get(b).i32(0).op(O.i32_lt_s).if_();
     s.get(a).i32(1).op(O.i32_eq).if_().i32(1).op(O.return).end();
-    s.get(a).i32(-1).op(O.i32_eq).if_().i32(1).i32(-1).get(b).i32(1).op(O.i32_and).op(O.select).op(O.return).end();
+    // (select gives its first operand when the condition, b odd, is non-zero)
+    s.get(a).i32(-1).op(O.i32_eq).if_().i32(-1).i32(1).get(b).i32(1).op(O.i32_and).op(O.select).op(O.return).end();
     s.i32(0).op(O.return).end();
     s.i32(1).set(r);
     s.block().loop();
