@@ -115,12 +115,19 @@ const powForms: Record<number, (x: Tensor) => Tensor> = {
 };
 
 /**
- * a ** b (C99's pow for floats, with its special cases). For a float32 result and a number
+ * a ** b (C99's pow for floats, with its special cases). An integer tensor to a negative
+ * integer number is an error, as PyTorch's (an integer tensor exponent is not: 2 ** -1 is 0). For a float32 result and a number
  * exponent 2, 3, -2, 0.5, -0.5 or -1, as PyTorch does for torch.pow(x, c), the value is
  * x * x, x * x * x, 1 / (x * x), sqrt, rsqrt or reciprocal: they round differently in the
  * last bit, and sqrt(-0) = -0 and sqrt(-inf) = nan where pow gives +0 and +inf.
  */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
+  if (a instanceof Tensor && typeof b === "number" && b < 0 && resultDtype(a, b) !== "float32") {
+    throw new Error(
+      `pow: integers to negative integer powers are not allowed (${a.dtype}${fmtShape(a.shape)} ** ${b}, as in PyTorch); ` +
+        `cast the base to float32 first (x.float().pow(${b}))`,
+    );
+  }
   const form = a instanceof Tensor && typeof b === "number" ? powForms[b] : undefined;
   if (form && resultDtype(a, b) === "float32") return form(cast(a as Tensor, "float32"));
   return powPrim(a, b);

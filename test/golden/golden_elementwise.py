@@ -197,6 +197,10 @@ def binary_cases():
     for op in ["add", "sub", "mul", "div", "maximum", "minimum", "mod", "floorDiv", "eq", "lt", "ge"]:
         out.append(op_case(f"{op}/int32", op, [ia, ib], BINARY[op]))
     out.append(op_case("pow/int32", "pow", [i32([2, -3, 0, 5, 1, -1, 7]), i32([10, 3, 0, 2, 30, 5, 0])], BINARY["pow"]))
+    # A negative integer number as the exponent of an integer tensor raises; a tensor
+    # exponent does not (2 ** -1 is 0, 1 and -1 keep their magnitude).
+    out.append(op_case("pow/int32-negative-scalar", "pow", [i32([2, 3, 1]), -1], BINARY["pow"], error_kind="shape"))
+    out.append(op_case("pow/int32-negative-tensor", "pow", [i32([2, -1, 1, -1, 5]), i32([-1, -1, -3, -2, -2])], BINARY["pow"]))
     out.append(op_case("add/int32-scalar-int", "add", [ia, 3], lambda a, b: a + b))
     out.append(op_case("add/int32-scalar-float", "add", [ia, 1.5], lambda a, b: a + b))
     out.append(op_case("mul/int32-float32", "mul", [ia, randn(g, 10)], lambda a, b: a * b, scale="broadcast"))
