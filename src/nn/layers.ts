@@ -230,9 +230,10 @@ export class Flatten extends Module {
   }
 }
 
-/** Zeroes entries with probability p while training (scaling the rest by 1/(1-p)). */
+/** Zeroes entries with probability p while training (scaling the rest by 1/(1-p)). `p` may
+ *  be changed later, as in PyTorch (a compiled function traced through it traces anew). */
 export class Dropout extends Module {
-  constructor(readonly p = 0.5) {
+  constructor(public p = 0.5) {
     super();
     if (p < 0 || p > 1) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
   }
