@@ -108,7 +108,7 @@ export function setCollectThreshold(bytes: number): void {
 }
 
 type Held = { storage: Storage | null };
-type Registry = FinalizationRegistry<Held> & { cleanupSome?: (cb?: (held: Held) => void) => void };
+type Registry<T> = FinalizationRegistry<T> & { cleanupSome?: (cb?: (held: T) => void) => void };
 type GcFn = (options?: { type?: "minor" | "major" }) => void;
 
 /** Gives a tensor's reference back once: from dispose() or from its finalizer. */
@@ -127,18 +127,33 @@ function onFinalize(held: Held): void {
 
 /** A registry with cleanupSome when V8 allows it (built in a fresh context after enabling
  *  the flag), else a plain one. */
-function makeRegistry(): Registry {
+function makeRegistry<T>(onFinalize: (held: T) => void): Registry<T> {
   try {
     setFlagsFromString("--harmony-weak-refs-with-cleanup-some");
     const FR = runInNewContext("FinalizationRegistry") as typeof FinalizationRegistry;
-    if (typeof (FR.prototype as Registry).cleanupSome === "function") return new FR<Held>(onFinalize) as Registry;
+    if (typeof (FR.prototype as Registry<T>).cleanupSome === "function") return new FR<T>(onFinalize) as Registry<T>;
   } catch {
     // fall through: finalizers then run when the event loop turns
   }
-  return new FinalizationRegistry<Held>(onFinalize) as Registry;
+  return new FinalizationRegistry<T>(onFinalize) as Registry<T>;
 }
 
-const registry = makeRegistry();
+const registry = makeRegistry<Held>(onFinalize);
+
+/** Storages of holders collected without being disposed (see releaseWhenCollected). */
+const holders = makeRegistry<readonly Storage[]>((storages) => {
+  for (const s of storages) s.release();
+});
+
+/**
+ * Releases `storages` when `holder` is garbage collected, in case it is dropped without
+ * being disposed: a compiled program that a clear() stopped half-way by an interrupt
+ * forgot but never freed. Each storage must be held by the holder alone, with one
+ * reference, so that releasing one its dispose() already released does nothing.
+ */
+export function releaseWhenCollected(holder: object, storages: readonly Storage[]): void {
+  holders.register(holder, storages);
+}
 
 let gcFn: GcFn | null | undefined;
 /** The host's gc, else one enabled at run time; null when neither is possible. */
@@ -165,6 +180,7 @@ export function collect(): boolean {
   if (!gc) return false;
   gc();
   registry.cleanupSome?.();
+  holders.cleanupSome?.();
   // Like a GC's heap-growth factor: the next pass waits for as many bytes as are live now
   // (at least the threshold), so collection costs stay proportional to allocation.
   nextPass = Math.max(collectThreshold, stats.bytes);

@@ -25,7 +25,7 @@
 
 import type { Backend, Buffer, DType, Kernel, ScalarExpr, View } from "../backend/backend.js";
 import { integerDivisions, itemSize } from "../backend/backend.js";
-import { allocate, type Storage } from "../core/runtime.js";
+import { allocate, releaseWhenCollected, type Storage } from "../core/runtime.js";
 import { bind, withGrad } from "../core/trace.js";
 import type { Prim } from "../ops/prims.js";
 import { rules, type KernelCtx, type Rule } from "../ops/rules.js";
@@ -201,8 +201,6 @@ export class Executable {
     this.updates = parts.updates;
     this.variableViews = parts.variableViews;
     this.owned = parts.owned;
-    // the arena and constants are this program's from here on (runtime.ts: Storage)
-    for (const st of parts.owned) st.owned = true;
     this.random = parts.random;
     this.perCall = parts.perCall;
     this.rebound = new Set([...this.staging.map((v) => v.buffer), ...this.perCall]);
@@ -211,6 +209,11 @@ export class Executable {
       mapViews(k, (v) => ((touches ||= this.rebound.has(v.buffer)), v));
       return touches;
     });
+    // The arena and constants are freed with this program if a clear() that an interrupt
+    // stopped forgets it without dispose(), and are its own from here on (runtime.ts:
+    // Storage; an interrupt before this line leaves those not marked yet to recovery).
+    releaseWhenCollected(this, this.owned);
+    for (const st of this.owned) st.owned = true;
   }
 
   /** Runs the program on concrete inputs (in graph input order); returns the outputs. */

@@ -173,7 +173,8 @@ class WasmBackendImpl implements WasmBackend {
 
   /** Frees what a dispatch terminated by an interrupt allocated for itself: buffers from
    *  firstTempId on (nothing else allocates while a dispatch runs) and heap blocks that no
-   *  buffer and not the descriptor scratch own (GEMM tables and scratch, reduce partials). */
+   *  buffer and not the descriptor scratch own (GEMM tables and scratch, reduce partials),
+   *  and clears the fault word. */
   freeAbandonedTemps(): void {
     const heap = this.rt.heap;
     const lost = new Set<number>();
@@ -186,6 +187,7 @@ class WasmBackendImpl implements WasmBackend {
     owned.add(this.rt.descriptorBlock);
     for (const addr of heap.liveBlocks()) if (!owned.has(addr)) lost.add(addr);
     for (const addr of lost) if (heap.isLive(addr) && !owned.has(addr)) heap.free(addr);
+    takeFault(heap.i32()); // a fault the terminated kernel noted is no later kernel's
   }
 
   private route(k: Kernel): void {
