@@ -9,7 +9,13 @@
 // Interrupt: a synchronous loop in the script's synchronous part stops through
 // breakOnSigint (the protocol side raises SIGINT); a pending await is abandoned by
 // interrupt(), which ends the cell with KeyboardInterrupt. Globals are never rolled back,
-// so every variable is kept.
+// so every variable is kept. breakOnSigint terminates the script without running its catch
+// or finally blocks, possibly inside a library (tensorbook: in a kernel its worker threads
+// still run, inside a trace or a tb.scope), so after an interrupted cell, before its reply,
+// the engine calls the quiesce hooks of the display protocol (src/display/protocol.ts):
+// each loaded copy of the library waits for its worker threads and restores its state.
+// They run right after the interrupted script, in the async context it ran in, so that
+// state the script left in that context (grad mode) is what they restore.
 //
 // Known limit: a synchronous loop reached after an await runs in a promise job outside the
 // vm call, where neither breakOnSigint nor a SIGINT listener can run. Stopping it with
@@ -24,6 +30,7 @@ import { pathToFileURL } from "node:url";
 import * as vm from "node:vm";
 import ts from "typescript";
 import type { CellIO, CompleteResult, Engine, ExecuteOutcome, InspectResult, IsCompleteResult, PagePayload } from "../engine.js";
+import { quiesce } from "../../src/display/protocol.js";
 import { bundleOf, installCellGlobals, router, runBeforeIdle, tslabModule } from "./cellapi.js";
 import { CellChecker, Prepared, type CellDiagnostic } from "./checker.js";
 import { ModuleLoader } from "./modules.js";
@@ -45,6 +52,17 @@ class Interrupted extends Error {
 
 function interruptedOutcome(): ErrorOutcome {
   return { status: "error", ename: "KeyboardInterrupt", evalue: "Interrupted", traceback: ["KeyboardInterrupt: Interrupted"] };
+}
+
+/** After an interrupted cell: runs the libraries' quiesce hooks; what they throw is added
+ *  to the cell's traceback (the libraries' state may then be inconsistent: say so). */
+function quiescedOutcome(): ErrorOutcome {
+  const outcome = interruptedOutcome();
+  for (const e of quiesce()) {
+    const text = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+    outcome.traceback.push(`recovering from the interrupt failed (restart the kernel if results look wrong): ${text}`);
+  }
+  return outcome;
 }
 
 function typeErrorOutcome(diags: CellDiagnostic[], name: string): ErrorOutcome {
@@ -108,7 +126,12 @@ class TypeScriptEngine implements Engine {
       this.maps.add(name, map, (l, c) => cell.checkToCell(l, c));
       // A SIGINT that came while the cell was being checked waits in the event loop; vm's
       // breakOnSigint would drop it (it detaches SIGINT listeners while the script runs), so
-      // let it be delivered first: an interrupt now stops the cell before it starts.
+      // let it be delivered first: an interrupt now stops the cell before it starts. libuv
+      // reads its signal pipe in the poll phase, and a request is handled in a poll phase
+      // whose check phase (where a first setImmediate runs) comes before the next poll: only
+      // the second setImmediate follows a poll. (With one, a SIGINT sent 5 ms after
+      // execute_input in signal mode was lost every time and the cell ran on.)
+      await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       if (this.interruptRequested) return interruptedOutcome();
       commit();
@@ -132,7 +155,7 @@ class TypeScriptEngine implements Engine {
           new vm.Script(js, { filename: name }).runInThisContext({ breakOnSigint: true, displayErrors: false }),
         ) as Promise<[unknown] | undefined>;
       } catch (e) {
-        if ((e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") return interruptedOutcome();
+        if ((e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") return quiescedOutcome();
         throw e;
       }
       const r = await Promise.race([done, interrupted]);
@@ -146,7 +169,7 @@ class TypeScriptEngine implements Engine {
       if (e instanceof Interrupted) {
         // The abandoned cell may still fail later: that is part of its interruption.
         done?.catch(() => undefined);
-        return interruptedOutcome();
+        return quiescedOutcome();
       }
       return this.maps.outcome(e);
     } finally {

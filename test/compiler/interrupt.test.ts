@@ -2,7 +2,7 @@
 // is abandoned by interrupt(); either way the cell ends with KeyboardInterrupt and every
 // variable is kept. SIGINT comes from a worker thread, as the kernel's I/O thread sends it.
 
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Session } from "./session.js";
 
@@ -49,6 +49,28 @@ describe("interrupt", () => {
     expect(outcome).toEqual({ status: "error", ename: "KeyboardInterrupt", evalue: "Interrupted", traceback: ["KeyboardInterrupt: Interrupted"] });
     expect(await s.value("String((globalThis as { ranAnyway?: boolean }).ranAnyway)")).toBe("'undefined'");
     expect((await s.error("declaredButInterrupted")).evalue).toMatch(/Cannot find name 'declaredButInterrupted'/);
+  });
+
+  it("a SIGINT that arrives while the cell is type-checked stops it before it runs", async () => {
+    // As in the kernel: the request is handled in a poll phase (here a MessagePort message)
+    // and the process's SIGINT listener calls interrupt(). The signal waits in libuv's pipe
+    // until the next poll phase, after the first setImmediate the engine awaits.
+    const listener = () => s.engine.interrupt();
+    process.on("SIGINT", listener);
+    const { port1, port2 } = new MessageChannel();
+    try {
+      const run = new Promise<Awaited<ReturnType<Session["run"]>>>((resolve) => {
+        port1.once("message", () => {
+          process.kill(process.pid, "SIGINT");
+          resolve(s.run("const t0 = Date.now();\nwhile (Date.now() - t0 < 3000) {}"));
+        });
+      });
+      port2.postMessage(0);
+      expect((await run).outcome).toMatchObject({ status: "error", ename: "KeyboardInterrupt" });
+    } finally {
+      process.off("SIGINT", listener);
+      port1.close();
+    }
   });
 
   it("interrupt() with no cell running does nothing", async () => {

@@ -1,7 +1,9 @@
 // Runs the Python checks against the built kernel: Jupyter's kernel test suite
 // (test_conformance.py), nbclient executing a 30-cell notebook 20 times (test_nbclient.py),
-// and KernelManager interrupts in both interrupt modes (test_interrupt.py). Each gets a
-// fresh JUPYTER_DATA_DIR with the kernelspecs installed by `tensorbook install`.
+// KernelManager interrupts in both interrupt modes (test_interrupt.py), and interrupts of
+// multi-threaded tensorbook work that must leave the library consistent
+// (test_interrupt_state.py). Each gets a fresh JUPYTER_DATA_DIR with the kernelspecs
+// installed by `tensorbook install`.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,4 +49,15 @@ describe("Python clients against the kernel", () => {
     expect(code).toBe(0);
     console.log(out.split("\n").filter((l) => l.includes("ms after interrupt")).join("\n"));
   }, 120_000);
+
+  it("interrupts of tensorbook on 2 threads in both modes leave it consistent: the next cell's results are bit-identical", () => {
+    // 36 interrupts per mode (20 inside matmul loops; compiled and eager training, an await
+    // in tb.scope, a DataLoader loop), each followed by a check; about 30 s per mode.
+    const { code, out } = runPython("test_interrupt_state.py", 230_000);
+    expect(out, out).toMatch(/Ran 2 tests/);
+    expect(out, out).toMatch(/\nOK\n|\nOK$/);
+    expect(out.match(/interrupt state \w+ *: 36 interrupts, each followed by an identical check/g)).toHaveLength(2);
+    expect(code).toBe(0);
+    console.log(out.split("\n").filter((l) => l.includes("interrupt state")).join("\n"));
+  }, 240_000);
 });
