@@ -136,12 +136,16 @@ export abstract class Optimizer<H extends { lr: number }> {
 
   /** Applies one update to every parameter that has a gradient. */
   step(): void {
-    // Traced: the plain hyperparameters and the groups are baked into the graph.
-    if (currentTrace().name !== "eager") {
+    const traced = currentTrace().name !== "eager";
+    // Traced: the plain hyperparameters, the groups and each parameter's state Variables
+    // are baked into the graph; loadStateDict (new state Variables) or a changed
+    // hyperparameter must trace anew.
+    if (traced) {
       const groups = this.paramGroups.map((g) => `${plainHypers(g)};${g.params.length}`).join("|");
       guard(`${this.constructor.name} hyperparameters and parameter groups`, () =>
         this.paramGroups.map((g) => `${plainHypers(g)};${g.params.length}`).join("|") === groups);
     }
+    const used: [Tensor, State][] = [];
     inPhase("update", () =>
       withGrad(false, () => {
         for (const group of this.paramGroups) {
@@ -152,12 +156,14 @@ export abstract class Optimizer<H extends { lr: number }> {
               s = this.initState(p, group);
               this.state.set(p, s);
             }
-            if (p instanceof Variable && currentTrace().name === "eager") this.compiledUpdate(p, p.grad, s, group);
+            if (traced) used.push([p, s]);
+            if (p instanceof Variable && !traced) this.compiledUpdate(p, p.grad, s, group);
             else this.update(p as Variable, p.grad, s, group);
           }
         }
       }),
     );
+    if (traced) guard(`${this.constructor.name} state (replaced by loadStateDict)`, () => used.every(([p, s]) => this.state.get(p) === s));
   }
 
   /** Eagerly, each parameter's update runs as a compiled function (one graph per parameter:

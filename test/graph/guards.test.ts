@@ -124,6 +124,33 @@ describe("modes and settings changed after tracing", () => {
     graph.model.parameters().forEach((p, i) => close(p, eager.model.parameters()[i]!, 1e-5, 1e-6));
   });
 
+  it("optimizer.loadStateDict after tracing: the next call uses the loaded state", () => {
+    const make = () => {
+      tb.seed(6);
+      const model = new tb.nn.Linear(3, 2);
+      const opt = new tb.optim.Adam(model.parameters(), { lr: 0.05 });
+      const step = (x: Tensor, y: Tensor) => opt.minimize(tb.mseLoss(model(x), y));
+      return { model, opt, step };
+    };
+    const eager = make();
+    const graph = make();
+    const compiled = tb.fn(graph.step);
+    const x = tb.randn([4, 3]);
+    const y = tb.randn([4, 2]);
+    for (let i = 0; i < 3; i++) close(compiled(x, y), eager.step(x, y), 1e-5, 1e-6);
+    // Both load the model and optimizer state of another run (new state Variables).
+    const other = make();
+    other.step(x.mul(-1), y);
+    const savedModel = other.model.stateDict();
+    const savedOpt = other.opt.stateDict();
+    eager.model.loadStateDict(savedModel);
+    graph.model.loadStateDict(savedModel);
+    eager.opt.loadStateDict(savedOpt);
+    graph.opt.loadStateDict(savedOpt);
+    for (let i = 0; i < 2; i++) close(compiled(x, y), eager.step(x, y), 1e-5, 1e-6);
+    graph.model.parameters().forEach((p, i) => close(p, eager.model.parameters()[i]!, 1e-5, 1e-6));
+  });
+
   it("with checkNumerics on, a compiled function checks every op", () => {
     const f = tb.fn((x: Tensor) => x.log().add(1));
     close(f(tb.tensor([1])), tb.tensor([1]));
