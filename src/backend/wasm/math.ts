@@ -13,7 +13,7 @@
 //   erf    x * P(x^2) for |x| < 1; 1 - exp(-x^2) * Q(1/x) for 1 <= |x| <= 4 (least-squares
 //          fits to erf/erfc in float64); erf = +-1 beyond 4 (erfc(4) < 2^-25).
 //   sin/cos  trig.ts: an exact reduction by pi/2 (four-part Cody-Waite in float32 below
-//          2^12, float64 below 2^17, Payne-Hanek above),
+//          2^15, float64 below 2^17, Payne-Hanek above),
 //          Cephes polynomials on |r| <= pi/4, quadrant select.
 //   atan2  atan on [0, 1] (Cephes reduction at tan(pi/8)) and quadrant fix-up, C99's
 //          signed zeros and infinities.

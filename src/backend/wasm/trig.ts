@@ -5,13 +5,15 @@
 // polynomials for sin and cos on r, picking by the quadrant n mod 4. The reduction is what
 // needs care: near a multiple of pi/2 the result is about r, so r needs as many correct bits
 // as the result even where it is 2^20 times smaller than x. Three paths, by |x|:
-//   < 2^12    (the hot path) n = round(x 2/pi) by a magic constant; r by a four-part
-//             Cody-Waite reduction in float32, pi/2 = C1 + C2 + C3 + C4 with 8, 12 and 12
-//             significant bits in C1..C3: n Ck is exact for n < 2^12 and so is every
-//             subtraction but the last two, exact too when r is small (the operands cancel
-//             on a fine enough grid). A three-part reduction was off by hundreds of ulp
-//             near multiples of pi/2.
-//   < 2^17    (a vector with a lane at or beyond 2^12, infinite or NaN: one branch per
+//   < 2^15    (the hot path) n = round(x 2/pi) by a magic constant; r by a four-part
+//             Cody-Waite reduction in float32, pi/2 = C1 + C2 + C3 + C4 with 8, 10 and 10
+//             significant bits in C1..C3: n Ck is exact for n < 2^14 (|x| < 25736) and
+//             every subtraction but the last is exact where r is small (the operands
+//             cancel on a fine enough grid). Up to 2^15 the few rounded products still
+//             keep the bound: every float32 below 2^15 was checked (exhaustively, within
+//             2 ulp); a numerical model of the same steps first errs beyond 2 ulp at 3.9e4.
+//             A three-part reduction was off by hundreds of ulp near multiples of pi/2.
+//   < 2^17    (a vector with a lane at or beyond 2^15, infinite or NaN: one branch per
 //             vector, to a helper function holding the other paths and a copy of the
 //             polynomials) r = (x - n H) - n L in float64, two lanes at a time, with
 //             pi/2 = H + L + O(2^-89) and H of 36 bits: n H and x - n H are exact.
@@ -22,15 +24,15 @@
 // The kernel's loop runs at a dozen cycles a vector, so every instruction and every
 // constant held in a register shows: the hot path's tests and masks are shifts (no
 // constants), the cold paths live in the helper, and with relaxed SIMD the reduction's
-// steps are fused multiply-adds. Measured on 1M floats, one thread: 1.10x the time of the
-// old three-part reduction with relaxed SIMD, about 1.2x without.
+// steps are fused multiply-adds. Measured on 1M floats, one thread, against the old
+// three-part reduction: 1.0-1.1x its time with relaxed SIMD, about 1.2x without.
 // Signed zeros: sin(-0) = -0 (the sine polynomial's value takes the sign of r).
 
 import { F32, Fn, horner, I32, I64, ModuleBuilder, O, S, V128 } from "./emit.js";
 import { PI_BITS, PI_FIXED, TWO_OVER_PI_ADDR } from "./reserved.js";
 
-/** Bits of 2^12, from which a vector leaves the hot path. */
-const CW_LIMIT_BITS = 0x45800000;
+/** Bits of 2^15, from which a vector leaves the hot path. */
+const CW_LIMIT_BITS = 0x47000000;
 /** Bits of 2^17: lanes with |x| at or above it (or not finite) take the large path. */
 const FAST_LIMIT_BITS = 0x48000000;
 /** 1.5 * 2^23: t = x + MAGIC holds round(x) in its low mantissa bits. */
@@ -53,8 +55,8 @@ function splitHalfPi(bits: readonly number[], round: (x: number) => number): num
   parts.push(round(Number(rest) * 2 ** -PI_BITS));
   return parts;
 }
-/** pi/2 = C1 + C2 + C3 + C4 + O(2^-57) (the hot path's float32 parts). */
-const [C1, C2, C3, C4] = splitHalfPi([8, 12, 12], Math.fround) as [number, number, number, number];
+/** pi/2 = C1 + C2 + C3 + C4 + O(2^-53) (the hot path's float32 parts). */
+const [C1, C2, C3, C4] = splitHalfPi([8, 10, 10], Math.fround) as [number, number, number, number];
 /** pi/2 = H + L + O(2^-89) (the float64 parts). */
 const [H, L] = splitHalfPi([36], (x) => x) as [number, number];
 /** r = D * PIO2_62 for D the reduced 2.62 fixed-point value (pi/2 * 2^-62). */
@@ -112,11 +114,11 @@ export function emitSinCos(f: Fn, mod: ModuleBuilder, x: number, cos: boolean, f
     else f.get(nf).f32x4(ck).v(S.f32x4_mul).v(S.f32x4_sub);
   }
   f.set(r);
-  // lanes beyond its range, rare in most data: |x| >= 2^12 and inf (NaN too, harmlessly).
+  // lanes beyond its range, rare in most data: |x| >= 2^15 and inf (NaN too, harmlessly).
   // Such a vector goes to a helper function that reduces it again exactly and evaluates
   // the polynomials there: a branch that wrote r and q back, or held the other paths'
   // code in the kernel, cost the hot loop a quarter of its speed. The test: the sign bit
-  // of (bits(2^12) - 1) - bits(|x|) (no comparison, and no constant for the abs).
+  // of (bits(2^15) - 1) - bits(|x|) (no comparison, and no constant for the abs).
   f.i32x4(CW_LIMIT_BITS - 1).get(x).i32(1).v(S.i32x4_shl).i32(1).v(S.i32x4_shr_u).v(S.i32x4_sub).v(S.i32x4_bitmask);
   f.if_(V128);
   f.get(x).get(nf).get(q).call(mod.helper(`trig.exact.${cos ? "cos" : "sin"}.${fma}`, () => {
