@@ -108,8 +108,8 @@ export class CommManager {
   /** Opens a comm from the kernel side; the front end must have a target of that name. */
   open(target: string, data: JsonObject = {}, options: CommSendOptions = {}): Comm {
     const comm = new CommImpl(randomUUID().replace(/-/g, ""), target, this);
-    this.open_.set(comm.id, comm);
     this.publish("comm_open", { comm_id: comm.id, target_name: target, data }, options);
+    this.open_.set(comm.id, comm); // only once the front end was told (publish may throw)
     return comm;
   }
 

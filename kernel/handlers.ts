@@ -9,7 +9,10 @@
 // - for execute_request: busy, execute_input, outputs..., execute_result | error, reply, idle,
 //   so every output of a cell, the result of top-level await included, precedes its idle;
 // - after an error with stop_on_error, execute_requests that had arrived before the error
-//   was handled (sequence number <= the I/O thread's counter then) are answered "aborted".
+//   was handled (sequence number <= the I/O thread's counter then) are answered "aborted";
+//   a silent request's error aborts nothing (ipykernel: `not silent and ... stop_on_error`);
+// - a message whose content JSON cannot carry (a BigInt in a display bundle or a comm
+//   message) throws in the code that sent it; the cell's result is reported as an error.
 
 import type { CellIO, Engine, ExecuteOutcome } from "./engine.js";
 import type { CommManager } from "./comm.js";
@@ -58,7 +61,7 @@ export class KernelHandlers {
   /** Requests with seq <= this are aborted (set when a cell fails with stop_on_error). */
   private abortThrough = 0;
   /** The execute_request whose cell is running, and stray errors waiting for a cell. */
-  private running: { msg: Message; io: CellIO } | undefined;
+  private running: { msg: Message; io: CellIO; count: number; code: string; storeHistory: boolean } | undefined;
   private strayErrors: string[] = [];
   /** The request whose handling is in progress: the parent of comm messages. */
   private currentParent: Message | undefined;
@@ -107,6 +110,21 @@ export class KernelHandlers {
   reportStray(text: string): void {
     if (this.running) this.running.io.stderr(text);
     else this.strayErrors.push(text);
+  }
+
+  /**
+   * The process is about to exit (process.exit in a cell or a timer): the running cell, if
+   * any, gets a note on stderr, its execute_reply (ok, with the ask_exit payload, as
+   * ipykernel's exit()) and its idle status, and is stored in the history.
+   */
+  exiting(code: number): void {
+    const r = this.running;
+    if (!r) return;
+    this.running = undefined;
+    r.io.stderr(`process.exit(${code}): the kernel exits with status ${code}; a Jupyter front end restarts it\n`);
+    this.reply("shell", r.msg, { status: "ok", execution_count: r.count, payload: [{ source: "ask_exit", keepkernel: false }], user_expressions: {} });
+    if (r.storeHistory) this.o.history.append(r.count, r.code, null);
+    this.publish("status", { execution_state: "idle" }, r.msg);
   }
 
   /** Resolves when the shell queue is empty (tests). */
@@ -205,6 +223,14 @@ export class KernelHandlers {
         this.o.onShutdown(restart);
         return;
       }
+      case "debug_request": {
+        // A Debug Adapter Protocol response saying no, with the Jupyter error fields too.
+        const message = "tensorbook has no debugger (kernel_info reports debugger: false); debug with console.log or run the code in Node with --inspect";
+        return this.reply(channel, msg, {
+          type: "response", request_seq: typeof c.seq === "number" ? c.seq : 0, success: false, command: typeof c.command === "string" ? c.command : "",
+          message, status: "error", ename: "NotImplementedError", evalue: message, traceback: [`NotImplementedError: ${message}`],
+        });
+      }
       case "interrupt_request": {
         // Normally answered by the I/O thread itself (the main thread may be stuck in a
         // loop); this path serves front ends wired without it, e.g. tests.
@@ -247,7 +273,7 @@ export class KernelHandlers {
     if (!silent) this.publish("execute_input", { code, execution_count: count }, msg);
 
     const io = this.cellIO(msg, silent, c.allow_stdin === true);
-    this.running = { msg, io };
+    this.running = { msg, io, count, code, storeHistory };
     let outcome: ExecuteOutcome;
     let engine: Engine | undefined;
     try {
@@ -262,19 +288,25 @@ export class KernelHandlers {
     }
 
     let output: string | null = null;
-    if (outcome.status === "ok") {
-      if (outcome.result && !silent) {
+    if (outcome.status === "ok" && outcome.result && !silent) {
+      try {
         this.publish("execute_result", { execution_count: count, data: outcome.result.data, metadata: outcome.result.metadata }, msg);
         const text = outcome.result.data["text/plain"];
         output = typeof text === "string" ? text : null;
+      } catch (e) {
+        // A result whose display bundle JSON cannot carry: the cell fails with the reason.
+        const err = e instanceof Error ? e : new Error(String(e));
+        outcome = { status: "error", ename: err.name, evalue: err.message, traceback: [`${err.name}: ${err.message}`] };
       }
+    }
+    if (outcome.status === "ok") {
       const userExpressions = await this.userExpressions(engine, c.user_expressions);
       this.reply("shell", msg, { status: "ok", execution_count: count, payload: outcome.payload, user_expressions: userExpressions });
     } else if (outcome.status === "error") {
       const { ename, evalue, traceback } = outcome;
       if (!silent) this.publish("error", { ename, evalue, traceback }, msg);
       this.reply("shell", msg, { status: "error", execution_count: count, ename, evalue, traceback, user_expressions: {} });
-      if (stopOnError) this.abortThrough = Math.max(this.abortThrough, this.o.arrivedSoFar());
+      if (stopOnError && !silent) this.abortThrough = Math.max(this.abortThrough, this.o.arrivedSoFar());
     } else {
       this.reply("shell", msg, { status: "aborted", execution_count: count });
     }

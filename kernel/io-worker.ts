@@ -8,16 +8,28 @@
 //   control ROUTER  same, except interrupt_request: answered here at once, then SIGINT
 //   stdin   ROUTER  input_reply -> main thread
 //
-// Every incoming message is verified (HMAC-SHA256, constant time) before anything else; a
-// message with a missing or wrong signature, or malformed frames, is dropped and logged to
-// stderr, never forwarded.
+// Every incoming message is verified (HMAC, constant time) before anything else; a message
+// with a missing or wrong signature, a replayed signature, or malformed frames is dropped
+// and logged to stderr, never forwarded.
+//
+// Nothing may throw past this thread's boundary: a worker that dies with ZeroMQ sockets
+// open aborts the whole process in zeromq.js's native teardown (`terminate called after
+// throwing an instance of 'Napi::Error'`, zeromq.js issue 411), and so does a process exit
+// while they are open. So every message is handled inside a try that logs, stray errors
+// are logged by process-level handlers, and the process exits only after `close` (main.ts
+// waits for the `closed` flag). Outgoing messages arrive as JSON text made by the main
+// thread (wire.ts serialize); this thread only signs them.
+//
+// JPY_PARENT_PID (main.ts passes it as parentPid): the thread polls that process once a
+// second, as ipykernel's ParentPollerUnix does, and when it is gone closes the sockets and
+// ends the process, even while the main thread is stuck in a cell.
 //
 import { appendFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { reviveMessage, type IoWorkerData, type ToMain, type ToWorker } from "./io-protocol.js";
 import { raiseSigint, sigintDelay, type SigintState } from "./sigint.js";
-import { decode, encode, endpoint, makeMessage, signingKey } from "./wire.js";
+import { decode, encode, endpoint, frame, makeMessage, ReplayGuard, signingKey } from "./wire.js";
 
 /** A socket whose sends are serialized (zeromq rejects a send while one is in flight). */
 class Outgoing {
@@ -57,6 +69,8 @@ async function run(): Promise<void> {
   const key = signingKey(info.key, info.signature_scheme);
   const arrived = new Int32Array(data.arrived);
   const sigint: SigintState = { flags: new Int32Array(data.sigint), epoch: data.sigintEpoch };
+  const closedFlag = new Int32Array(data.closed);
+  const replays = new ReplayGuard();
   const post = (m: ToMain) => port.postMessage(m);
 
   const hb = new zmq.Reply({ linger: 0 });
@@ -64,6 +78,7 @@ async function run(): Promise<void> {
   const shell = new zmq.Router({ linger: 1000 });
   const control = new zmq.Router({ linger: 1000 });
   const stdin = new zmq.Router({ linger: 1000 });
+  opened.push(hb, iopub, shell, control, stdin);
   await Promise.all([
     hb.bind(endpoint(info, "hb")),
     iopub.bind(endpoint(info, "iopub")),
@@ -75,11 +90,10 @@ async function run(): Promise<void> {
 
   // The execute_request whose cell runs now: from its busy status to its execute_reply.
   let executing: string | undefined;
-  const track = (channel: ToWorker & { kind: "send" }) => {
-    const { msg } = channel;
-    const parent = msg.parent_header as { msg_id?: string; msg_type?: string };
-    if (channel.channel === "iopub" && msg.header.msg_type === "status" && msg.content.execution_state === "busy" && parent.msg_type === "execute_request") executing = parent.msg_id;
-    else if (channel.channel === "shell" && msg.header.msg_type === "execute_reply" && parent.msg_id === executing) executing = undefined;
+  const track = (m: ToWorker & { kind: "send" }) => {
+    const { note } = m;
+    if (m.channel === "iopub" && note.type === "status" && note.state === "busy" && note.parentType === "execute_request") executing = note.parentId;
+    else if (m.channel === "shell" && note.type === "execute_reply" && note.parentId === executing) executing = undefined;
   };
 
   // A SIGINT that lands while the main thread is type-checking, or between awaits before the
@@ -105,22 +119,53 @@ async function run(): Promise<void> {
     }, 100);
   };
 
-  let closing = false;
+  // Sends what is queued (for at most 2 s: a peer that stopped reading must not keep the
+  // kernel alive), closes every socket, then raises the flag main.ts waits on to exit.
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= Promise.race([Promise.all(Object.values(out).map((o) => o.flushed())), new Promise((r) => setTimeout(r, 2000))]).then(() => {
+      for (const s of [hb, iopub, shell, control, stdin]) {
+        try {
+          s.close();
+        } catch (e) {
+          log(`closing a socket failed: ${(e as Error).message}`);
+        }
+      }
+      Atomics.store(closedFlag, 0, 1);
+      Atomics.notify(closedFlag, 0);
+      post({ kind: "closed" });
+    }));
+
   port.on("message", (m: ToWorker) => {
-    if (m.kind === "send") {
-      track(m);
-      // Output of timers still running at shutdown has nowhere to go.
-      if (!closing) out[m.channel].send(encode(reviveMessage(m.msg), key));
-    } else if (m.kind === "interrupted") {
-      insist(executing);
-    } else if (m.kind === "close") {
-      closing = true;
-      void Promise.all(Object.values(out).map((o) => o.flushed())).then(() => {
-        for (const s of [hb, iopub, shell, control, stdin]) s.close();
-        post({ kind: "closed" });
-      });
+    try {
+      if (m.kind === "send") {
+        track(m);
+        // Output of timers still running at shutdown has nowhere to go.
+        if (!closing) out[m.channel].send(frame(reviveMessage(m.wire), key));
+      } else if (m.kind === "interrupted") {
+        insist(executing);
+      } else if (m.kind === "close") {
+        void close();
+      }
+    } catch (e) {
+      log(`cannot handle ${m.kind} from the main thread: ${(e as Error).stack ?? String(e)}`);
     }
   });
+
+  // The parent poller: the kernel's life is bound to the process that started it.
+  if (data.parentPid > 1) {
+    const initialPpid = process.ppid;
+    const timer = setInterval(() => {
+      if (!parentGone(data.parentPid, initialPpid)) return;
+      clearInterval(timer);
+      log(`parent process ${data.parentPid} is gone (JPY_PARENT_PID); stopping the kernel`);
+      post({ kind: "orphaned", parentPid: data.parentPid });
+      // The main thread exits once it sees the flag; one stuck in a cell never looks, so
+      // end the process from here (sockets closed first: see the header).
+      void close().then(() => setTimeout(() => process.kill(process.pid, "SIGKILL"), 3000));
+    }, 1000);
+    timer.unref();
+  }
 
   const heartbeat = async () => {
     for await (const frames of hb) await hb.send(frames);
@@ -128,29 +173,37 @@ async function run(): Promise<void> {
 
   const serve = async (socket: zmq.Router, channel: "shell" | "control" | "stdin") => {
     for await (const frames of socket) {
-      const r = decode(frames, key);
-      if (!r.ok) {
-        log(`dropped a message on ${channel}: ${r.reason}`);
-        continue;
+      try {
+        receive(frames, channel);
+      } catch (e) {
+        log(`a message on ${channel} could not be handled: ${(e as Error).stack ?? String(e)}`);
       }
-      const msg = r.msg;
-      trace(`${channel} <- ${msg.header.msg_type}`);
-      if (channel === "stdin") {
-        post({ kind: "stdin", msg });
-      } else if (channel === "control" && msg.header.msg_type === "interrupt_request") {
-        // Answered here: the main thread may be inside `while (true) {}`. SIGINT then stops
-        // the running cell (vm breakOnSigint for sync code, engine.interrupt() for awaits).
-        const busy = makeMessage("status", { execution_state: "busy" }, msg, data.session, { identities: [] });
-        out.iopub.send(encode(busy, key));
-        out.control.send(encode(makeMessage("interrupt_reply", { status: "ok" }, msg, data.session), key));
-        out.iopub.send(encode(makeMessage("status", { execution_state: "idle" }, msg, data.session, { identities: [] }), key));
-        const target = executing;
-        trace(`interrupt: SIGINT, running ${target ?? "nothing"}`);
-        raiseSigint(sigint, () => insist(target));
-      } else {
-        const seq = Atomics.add(arrived, 0, 1) + 1;
-        post({ kind: "request", channel, msg, seq });
-      }
+    }
+  };
+
+  const receive = (frames: Buffer[], channel: "shell" | "control" | "stdin") => {
+    const r = decode(frames, key, replays);
+    if (!r.ok) {
+      log(`dropped a message on ${channel}: ${r.reason}`);
+      return;
+    }
+    const msg = r.msg;
+    trace(`${channel} <- ${msg.header.msg_type}`);
+    if (channel === "stdin") {
+      post({ kind: "stdin", msg });
+    } else if (channel === "control" && msg.header.msg_type === "interrupt_request") {
+      // Answered here: the main thread may be inside `while (true) {}`. SIGINT then stops
+      // the running cell (vm breakOnSigint for sync code, engine.interrupt() for awaits).
+      const busy = makeMessage("status", { execution_state: "busy" }, msg, data.session, { identities: [] });
+      out.iopub.send(encode(busy, key));
+      out.control.send(encode(makeMessage("interrupt_reply", { status: "ok" }, msg, data.session), key));
+      out.iopub.send(encode(makeMessage("status", { execution_state: "idle" }, msg, data.session, { identities: [] }), key));
+      const target = executing;
+      trace(`interrupt: SIGINT, running ${target ?? "nothing"}`);
+      raiseSigint(sigint, () => insist(target));
+    } else {
+      const seq = Atomics.add(arrived, 0, 1) + 1;
+      post({ kind: "request", channel, msg, seq });
     }
   };
 
@@ -162,7 +215,28 @@ async function run(): Promise<void> {
   });
 }
 
+/** Whether the process JPY_PARENT_PID names is gone: no such pid, or (when it was our
+ *  parent) we were re-parented, as ipykernel's poller checks with getppid() == 1. */
+function parentGone(parentPid: number, initialPpid: number): boolean {
+  if (parentPid === initialPpid && process.ppid !== initialPpid) return true;
+  try {
+    process.kill(parentPid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+// Errors outside the handlers above (a rejected promise in a socket loop): logged; the
+// thread lives, since its death would abort the process (see the header).
+process.on("uncaughtException", (e) => log(`uncaught error: ${e.stack ?? e.message}`));
+process.on("unhandledRejection", (e) => log(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+
+/** Sockets made so far, closed if start-up fails (a bind to a port in use). */
+const opened: zmq.Socket[] = [];
+
 run().catch((e: Error) => {
   log(`cannot start: ${e.message}`);
+  for (const s of opened) s.close();
   process.exit(1);
 });

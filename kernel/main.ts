@@ -5,6 +5,12 @@
 //
 // The engine module is kernel/compiler/index.js (createTypeScriptEngine); TENSORBOOK_ENGINE
 // may name another module with the same export (protocol tests use a plain JS engine).
+//
+// Exits: every process.exit (a cell's, a library's, this file's) goes through exitKernel:
+// the I/O thread sends what is queued and closes its sockets first, since an exit with
+// ZeroMQ sockets open aborts the process (io-worker.ts). A cell that calls process.exit(n)
+// gets its execute_reply, as ipykernel's exit() does, and the process exits with status n;
+// a Jupyter front end then restarts the kernel.
 
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -13,9 +19,9 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Engine } from "./engine.js";
 import type { KernelHandlers } from "./handlers.js";
-import { reviveMessage, type IoWorkerData, type ToMain, type ToWorker } from "./io-protocol.js";
+import { noteOf, reviveMessage, type IoWorkerData, type ToMain, type ToWorker } from "./io-protocol.js";
 import { newSigintState, trackBreakOnSigint } from "./sigint.js";
-import { parseConnectionInfo } from "./wire.js";
+import { parseConnectionInfo, serialize } from "./wire.js";
 
 interface EngineModule {
   createTypeScriptEngine(options: { cwd: string }): Engine;
@@ -40,16 +46,40 @@ export async function runKernel(connectionFile: string): Promise<void> {
   const counter = new Int32Array(arrived);
   const sigint = newSigintState();
   trackBreakOnSigint({ flags: new Int32Array(sigint.buffer), epoch: sigint.epoch });
-  const workerData: IoWorkerData = { connection, arrived, session, sigint: sigint.buffer, sigintEpoch: sigint.epoch };
+  const closed = new Int32Array(new SharedArrayBuffer(4));
+  const parentPid = Number(process.env.JPY_PARENT_PID ?? 0);
+  const workerData: IoWorkerData = {
+    connection, arrived, session, sigint: sigint.buffer, sigintEpoch: sigint.epoch, closed: closed.buffer as SharedArrayBuffer,
+    parentPid: Number.isInteger(parentPid) && parentPid > 1 ? parentPid : 0,
+  };
   // The I/O thread starts first: its start-up (a new isolate, the ZeroMQ addon, binding) is
   // most of the time to the first kernel_info_reply, and the imports below overlap with it.
   const worker = new Worker(new URL("./io-worker.js", import.meta.url), { workerData });
   const toWorker = (m: ToWorker) => worker.postMessage(m);
+  let workerAlive = true;
+  let closeSent = false;
+  let handlers: KernelHandlers | undefined;
+  const reallyExit = process.exit.bind(process);
+  const exitKernel = (code: number | string | null | undefined): never => {
+    if (!closeSent) {
+      closeSent = true;
+      const status = Number(code ?? process.exitCode ?? 0);
+      try {
+        handlers?.exiting(Number.isInteger(status) ? status : 1);
+      } catch (e) {
+        process.stderr.write(`tensorbook: could not answer the running cell before exiting: ${(e as Error).message}\n`);
+      }
+      toWorker({ kind: "close" });
+    }
+    // The main thread blocks here; the I/O thread flushes and closes on its own loop.
+    if (workerAlive) Atomics.wait(closed, 0, 0, 5000);
+    return reallyExit(code);
+  };
+  process.exit = exitKernel as typeof process.exit;
   // Requests that arrive while the modules below load wait here, in order.
   const early: ToMain[] = [];
   let onMessage = (m: ToMain) => void early.push(m);
   worker.on("message", (m: ToMain) => onMessage(m));
-  let handlers: KernelHandlers | undefined;
   let engine: Engine | undefined;
   // Interrupt (signal mode, or the I/O thread's answer to interrupt_request): synchronous
   // cells are stopped by the engine's breakOnSigint; pending awaits by engine.interrupt().
@@ -98,7 +128,8 @@ export async function runKernel(connectionFile: string): Promise<void> {
 
   const kernel = new KernelHandlers({
     engine: loadEngine,
-    outbox: { send: (channel, msg) => toWorker({ kind: "send", channel, msg }) },
+    // Serialized here, so a value JSON cannot carry throws in the cell that sent it.
+    outbox: { send: (channel, msg) => toWorker({ kind: "send", channel, wire: serialize(msg), note: noteOf(msg) }) },
     session,
     history: new HistoryStore(defaultHistoryFile()),
     comms,
@@ -118,6 +149,8 @@ export async function runKernel(connectionFile: string): Promise<void> {
       kernel.receiveStdin(reviveMessage(m.msg));
     } else if (m.kind === "closed") {
       process.exit(0);
+    } else if (m.kind === "orphaned") {
+      process.exit(1); // as ipykernel's parent poller
     }
   };
   for (const m of early.splice(0)) onMessage(m);
@@ -126,6 +159,7 @@ export async function runKernel(connectionFile: string): Promise<void> {
     process.exit(1);
   });
   worker.on("exit", (code) => {
+    workerAlive = false;
     if (!exiting) {
       process.stderr.write(`tensorbook: I/O thread exited (${code}); stopping the kernel\n`);
       process.exit(1);

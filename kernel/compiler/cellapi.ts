@@ -8,6 +8,10 @@
 // included) goes to the cell that is running now; if none is running it is held and
 // delivered to the next cell. Output of the kernel's own code (no cell context) goes to the
 // process's real stdout/stderr. Display calls always go to the running (or next) cell.
+//
+// A display the kernel cannot send (a bundle JSON cannot carry) throws in the display call
+// when a cell runs; held for the next cell, or made by a promise, its error goes to that
+// cell's stderr instead, since no code is left to catch it.
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { Console } from "node:console";
@@ -35,7 +39,13 @@ class OutputRouter {
     this.current = io;
     const held = this.held;
     this.held = [];
-    for (const send of held) this.send(send);
+    for (const send of held) {
+      try {
+        this.send(send);
+      } catch (e) {
+        io.stderr(`an output held for this cell could not be sent: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    }
   }
 
   end(): void {
@@ -135,8 +145,10 @@ interface DisplayOpts {
 function show(bundle: MimeBundle | Promise<MimeBundle>, opts: DisplayOpts | undefined, update = false): void {
   const emit = (b: MimeBundle) =>
     router.send((io) => (update && opts?.id ? io.updateDisplay(opts.id, b, opts.metadata) : io.display(b, opts?.metadata, opts?.id)));
-  if (bundle instanceof Promise) router.track(bundle.then(emit));
-  else emit(bundle);
+  if (bundle instanceof Promise) {
+    const failed = (e: unknown) => router.send((io) => io.stderr(`display: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`));
+    router.track(bundle.then(emit).catch(failed));
+  } else emit(bundle);
 }
 
 type DisplayFn = ((value: unknown, opts?: DisplayOpts) => void) & Record<string, (v: never, opts?: DisplayOpts) => void>;

@@ -1,5 +1,6 @@
 // Protocol semantics without sockets: message order, execution counts, silent/store_history,
-// errors and stop_on_error aborts, user_expressions, stdin, history, comms, shutdown.
+// errors and stop_on_error aborts, user_expressions, stdin, history, comms, shutdown, a
+// result JSON cannot carry, debug_request, and the reply of a cell that exits the process.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
@@ -76,6 +77,49 @@ describe("handlers", () => {
     const runs = h.request("execute_request", execute("7"));
     await Promise.all([bad2.done, runs.done]);
     expect(h.of(runs.msg, "execute_reply")[0]!.content.status).toBe("ok");
+  });
+
+  it("a failing silent request aborts nothing, as in ipykernel", async () => {
+    const h = harness();
+    const bad = h.request("execute_request", execute("await sleep(10)\nnull.x", { silent: true }));
+    const queued = h.request("execute_request", execute("8"));
+    await Promise.all([bad.done, queued.done]);
+    expect(h.of(bad.msg, "execute_reply")[0]!.content.status).toBe("error");
+    expect(h.of(bad.msg, "error")).toEqual([]);
+    expect(h.of(queued.msg, "execute_reply")[0]!.content.status).toBe("ok");
+  });
+
+  it("a result JSON cannot carry fails its cell with the reason; the next cell runs", async () => {
+    const h = harness({ serialize: true });
+    const bad = h.request("execute_request", execute("({ [Symbol.for('x')]: 1, toString() { return 'x'; } }); display({ 'application/json': { n: 1n } })"));
+    await bad.done;
+    const reply = h.of(bad.msg, "execute_reply")[0]!.content;
+    expect(reply).toMatchObject({ status: "error", ename: "TypeError" });
+    expect(String(reply.evalue)).toContain('content.data["application/json"].n is a BigInt (1n)');
+    expect(h.trace(bad.msg).slice(-3)).toEqual(["iopub:error", "shell:execute_reply", "iopub:status:idle"]);
+    const next = h.request("execute_request", execute("2"));
+    await next.done;
+    expect(h.of(next.msg, "execute_reply")[0]!.content.status).toBe("ok");
+  });
+
+  it("debug_request is answered: no debugger, as a failed Debug Adapter Protocol response", async () => {
+    const h = harness();
+    const { msg, done } = h.request("debug_request", { type: "request", seq: 7, command: "debugInfo", arguments: {} }, "control");
+    await done;
+    expect(h.trace(msg)).toEqual(["iopub:status:busy", "control:debug_reply", "iopub:status:idle"]);
+    expect(h.of(msg, "debug_reply")[0]!.content).toMatchObject({ type: "response", request_seq: 7, success: false, command: "debugInfo", status: "error" });
+  });
+
+  it("a cell that exits the process gets its reply (ask_exit) and idle before the exit", async () => {
+    const h = harness();
+    const { msg, done } = h.request("execute_request", execute("console.log('before')\nawait sleep(1e6)"));
+    for (let i = 0; i < 100 && h.of(msg, "stream").length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    h.kernel.exiting(3);
+    expect(h.trace(msg)).toEqual(["iopub:status:busy", "iopub:execute_input", "iopub:stream", "iopub:stream", "shell:execute_reply", "iopub:status:idle"]);
+    expect(h.of(msg, "stream")[1]!.content).toEqual({ name: "stderr", text: "process.exit(3): the kernel exits with status 3; a Jupyter front end restarts it\n" });
+    expect(h.of(msg, "execute_reply")[0]!.content).toMatchObject({ status: "ok", execution_count: 1, payload: [{ source: "ask_exit", keepkernel: false }] });
+    h.kernel.interrupt(h.engine);
+    await done;
   });
 
   it("evaluates user_expressions after the cell, with errors per expression", async () => {

@@ -8,7 +8,7 @@ import type { Engine } from "../../../kernel/engine.js";
 import { KernelHandlers, type OutChannel } from "../../../kernel/handlers.js";
 import { HistoryStore } from "../../../kernel/history.js";
 import { kernelInfoContent } from "../../../kernel/kernel-info.js";
-import { makeMessage, type JsonObject, type Message } from "../../../kernel/wire.js";
+import { makeMessage, serialize, type JsonObject, type Message } from "../../../kernel/wire.js";
 import { createTypeScriptEngine } from "./js-engine.js";
 
 export interface Sent {
@@ -16,7 +16,9 @@ export interface Sent {
   msg: Message;
 }
 
-export function harness(options: { historyFile?: string } = {}) {
+/** serialize: the outbox serializes each message, as the kernel's does (a value JSON cannot
+ *  carry then throws in the sender). */
+export function harness(options: { historyFile?: string; serialize?: boolean } = {}) {
   const sent: Sent[] = [];
   const comms = new CommManager();
   const engine: Engine = createTypeScriptEngine({ cwd: process.cwd(), comms });
@@ -26,7 +28,12 @@ export function harness(options: { historyFile?: string } = {}) {
   const logs: string[] = [];
   const kernel = new KernelHandlers({
     engine: async () => engine,
-    outbox: { send: (channel, msg) => sent.push({ channel, msg }) },
+    outbox: {
+      send: (channel, msg) => {
+        if (options.serialize) serialize(msg);
+        sent.push({ channel, msg });
+      },
+    },
     session: "kernel-session",
     history: new HistoryStore(historyFile),
     comms,
