@@ -3,8 +3,13 @@
 //   tensorbook kernel -f <connection file>
 //   tensorbook run <notebook.ipynb> [-o out.ipynb] [--allow-errors]
 //   tensorbook start        install --user, then run notebooks/tour.ipynb and print the result's path
+//
+// The kernel command sizes V8's heap from the machine's memory when the kernelspec is
+// written: V8's own default stops at about 4 GiB whatever the machine has, and a JS heap
+// that runs out is fatal to the process (V8 aborts; nothing in JS can catch it).
 
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { jupyterDataDir } from "./history.js";
 import { projectRoot } from "./kernel-info.js";
@@ -21,9 +26,25 @@ export interface KernelSpec {
   metadata: Record<string, unknown>;
 }
 
+/**
+ * V8's old-space limit for the kernel, in MiB: 3/4 of the memory this process may use (the
+ * machine's, or a smaller cgroup limit), leaving the rest to the WebAssembly heap, typed
+ * arrays (both outside V8's heap) and the system.
+ */
+export function heapLimitMiB(memory = usableMemory()): number {
+  return Math.max(512, Math.floor((memory * 0.75) / 2 ** 20));
+}
+
+function usableMemory(): number {
+  const total = totalmem();
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  // 0, undefined or 2^64 when there is no cgroup limit.
+  return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
+}
+
 /** The kernel command: absolute node, flags, absolute dist/kernel/main.js (also when this module runs from source, as in tests). */
 export function kernelArgv(): string[] {
-  return [process.execPath, ...NODE_FLAGS, join(projectRoot(), "dist", "kernel", "main.js"), "-f", "{connection_file}"];
+  return [process.execPath, ...NODE_FLAGS, `--max-old-space-size=${heapLimitMiB()}`, join(projectRoot(), "dist", "kernel", "main.js"), "-f", "{connection_file}"];
 }
 
 export function kernelSpec(interruptMode: "message" | "signal" = "message"): KernelSpec {

@@ -4,11 +4,11 @@
 // end through the real kernel.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { crc32, inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { installKernelSpec, kernelsDir, main, parseInstallArgs } from "../../kernel/cli.js";
+import { heapLimitMiB, installKernelSpec, kernelsDir, main, parseInstallArgs } from "../../kernel/cli.js";
 import { OutputCollector, runNotebook } from "../../kernel/runner.js";
 import { makeMessage, type JsonObject } from "../../kernel/wire.js";
 import { kernelFlags, kernelMain } from "./helpers/kernel-process.js";
@@ -57,7 +57,11 @@ describe("tensorbook CLI", () => {
     expect(dir).toBe(join(data, "kernels", "tensorbook"));
     const spec = JSON.parse(readFileSync(join(dir, "kernel.json"), "utf8")) as Record<string, unknown>;
     expect(spec).toMatchObject({ display_name: "TypeScript (tensorbook)", language: "typescript", interrupt_mode: "message" });
-    expect(spec.argv).toEqual([process.execPath, ...kernelFlags, kernelMain, "-f", "{connection_file}"]);
+    // V8's heap sized from the machine: 3/4 of its memory (the default stops near 4 GiB).
+    const heap = `--max-old-space-size=${Math.floor((totalmem() * 0.75) / 2 ** 20)}`;
+    expect(spec.argv).toEqual([process.execPath, ...kernelFlags, heap, kernelMain, "-f", "{connection_file}"]);
+    expect(heapLimitMiB(24 * 2 ** 30)).toBe(18432);
+    expect(heapLimitMiB(2 ** 29)).toBe(512);
     expect(readPng(readFileSync(join(dir, "logo-32x32.png")))).toEqual({ width: 32, height: 32 });
     expect(readPng(readFileSync(join(dir, "logo-64x64.png")))).toEqual({ width: 64, height: 64 });
     const prefix = mkdtempSync(join(tmpdir(), "tb-prefix-"));
