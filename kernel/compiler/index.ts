@@ -224,7 +224,8 @@ class TypeScriptEngine implements Engine {
   private describe(text: string, pos: number, detailLevel: 0 | 1): string | undefined {
     const file = this.checker.probe(text);
     const info = this.checker.service.getQuickInfoAtPosition(file, pos);
-    if (!info) return undefined;
+    // A name that resolves to nothing comes back as kind "" with the text "any".
+    if (!info || info.kind === ts.ScriptElementKind.unknown) return undefined;
     // Names carried from earlier cells' imports are aliases of generated module names.
     let out = ts
       .displayPartsToString(info.displayParts)

@@ -45,6 +45,9 @@ describe("inspect and help", () => {
     const end = s.engine.inspect("documented", 10, 0);
     expect(end.data["text/plain"]).toMatch(/^const documented: 3/);
     expect(s.engine.inspect("   ", 1, 0)).toEqual({ found: false, data: {}, metadata: {} });
+    // a name that resolves to nothing is not found (TypeScript's quick info would say "any")
+    expect(s.engine.inspect("notDefinedAnywhere", 18, 0)).toEqual({ found: false, data: {}, metadata: {} });
+    expect(s.engine.inspect("Math.notThere", 13, 0).found).toBe(false);
   });
 
   it("names imported by earlier cells show their own types, not internal aliases", async () => {
