@@ -183,4 +183,8 @@ export interface Backend {
   readonly threads?: number;
   /** Bytes currently allocated. */
   bytesInUse(): number;
+  /** The most bytes this backend can ever hold (a hard limit, however much is free now);
+   *  undefined when only the host's memory limits it. Checked before an allocation is
+   *  attempted, so a request beyond it fails at once, saying so. */
+  readonly maxBytes?: number;
 }

@@ -90,7 +90,7 @@ export class ReferenceBackend implements Backend {
   private buffers = new Map<number, ArrayBuffer>();
   private nextId = 1;
   private inUse = 0;
-  private readonly maxBytes: number;
+  readonly maxBytes: number;
 
   constructor(options: ReferenceOptions = {}) {
     this.maxBytes = options.maxBytes ?? 4 * 2 ** 30;

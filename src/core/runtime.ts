@@ -187,9 +187,31 @@ export function collect(): boolean {
   return true;
 }
 
+/** A byte count for error messages: "512 bytes", "3.5 MiB", "9.3 GiB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return `${bytes} bytes`;
+  if (bytes < 2 ** 20) return `${bytes} bytes`;
+  return bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/**
+ * Throws a RangeError when `bytes` is more than the backend can ever hold (Backend.maxBytes),
+ * before anything is allocated: creation ops call it before they fill a host array, so a
+ * shape that cannot fit fails at once instead of after gigabytes of host memory are filled.
+ */
+export function checkCapacity(backend: Backend, bytes: number, what: string | (() => string)): void {
+  const max = backend.maxBytes;
+  if (max === undefined || bytes <= max) return;
+  throw new RangeError(
+    `${typeof what === "string" ? what : what()}: needs ${formatBytes(bytes)}${bytes >= 2 ** 20 ? ` (${bytes} bytes)` : ""}, more than the ` +
+      `${backend.name} backend can ever hold (${formatBytes(max)} in all). Use smaller shapes, or split the data into batches.`,
+  );
+}
+
 /** Allocates a buffer; on failure collects garbage and retries once, then throws an
  *  out-of-memory error that says what was asked for and what is live. */
 export function allocate(backend: Backend, bytes: number, what: string | (() => string)): Storage {
+  checkCapacity(backend, bytes, what);
   stats.sinceCollect += bytes;
   if (stats.sinceCollect > nextPass) collect();
   let buf: Buffer;

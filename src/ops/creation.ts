@@ -4,8 +4,13 @@
 // primitive, so values depend only on (seed, position in the stream): identical on every
 // backend, run and thread count. tb.seed(n) resets the default generator; an explicit
 // tb.Generator can be passed as { generator }.
+//
+// Every op that makes a host array first checks its size against the backend's limit
+// (checkCapacity): a shape that cannot fit fails at once, naming the limit, instead of
+// filling gigabytes of host memory (or failing with the host's "Invalid typed array length").
 
-import type { AnyTypedArray, DType } from "../backend/backend.js";
+import { itemSize, type AnyTypedArray, type DType } from "../backend/backend.js";
+import { checkCapacity, getBackend } from "../core/runtime.js";
 import { bind, currentTrace } from "../core/trace.js";
 import { Tensor } from "../tensor/tensor.js";
 import { fmtShape, sizeOf } from "../tensor/shape.js";
@@ -55,6 +60,14 @@ function flattenInto(data: NestedArray, shape: number[], depth: number, out: num
 const arrayFor = (dtype: DType, n: number | number[]): AnyTypedArray =>
   dtype === "float32" ? new Float32Array(n as number) : dtype === "int32" ? new Int32Array(n as number) : new Uint8Array(n as number);
 
+/** Checks `shape` (non-negative integers) and that its elements fit the backend. */
+function checkNew(op: string, shape: readonly number[], dtype: DType): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: invalid shape ${fmtShape(shape)}: sizes must be non-negative integers`);
+  }
+  checkCapacity(getBackend(), sizeOf(shape) * itemSize[dtype], () => `${op} ${dtype}${fmtShape(shape)}`);
+}
+
 /** A tensor from nested arrays, a number, or a TypedArray (1-D unless options.shape). */
 export function tensor(data: NestedArray | AnyTypedArray | Tensor, options: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
   if (data instanceof Tensor) {
@@ -83,19 +96,24 @@ export function tensor(data: NestedArray | AnyTypedArray | Tensor, options: Crea
   return finish(t, options);
 }
 
+/** `shape` filled with `value` (float32, or bool for a boolean value, unless options.dtype). */
 export function full(shape: readonly number[], value: number | boolean, options: CreateOptions = {}): Tensor {
+  return filled("full", shape, value, options);
+}
+
+function filled(op: string, shape: readonly number[], value: number | boolean, options: CreateOptions): Tensor {
   const dt = options.dtype ?? (typeof value === "boolean" ? "bool" : "float32");
-  for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`full: invalid shape ${fmtShape(shape)}`);
+  checkNew(op, shape, dt);
   const arr = arrayFor(dt, sizeOf(shape));
   if (!Object.is(Number(value), 0)) arr.fill(Number(value)); // -0 too: the arrays start at +0
   return finish(Tensor._fromArray(arr, [...shape], dt), options);
 }
 
-export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 0, options);
-export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 1, options);
-export const zerosLike = (x: Tensor, options: CreateOptions = {}): Tensor => full(x.shape, 0, { dtype: x.dtype, ...options });
-export const onesLike = (x: Tensor, options: CreateOptions = {}): Tensor => full(x.shape, 1, { dtype: x.dtype, ...options });
-export const fullLike = (x: Tensor, value: number, options: CreateOptions = {}): Tensor => full(x.shape, value, { dtype: x.dtype, ...options });
+export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor => filled("zeros", shape, 0, options);
+export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor => filled("ones", shape, 1, options);
+export const zerosLike = (x: Tensor, options: CreateOptions = {}): Tensor => filled("zerosLike", x.shape, 0, { dtype: x.dtype, ...options });
+export const onesLike = (x: Tensor, options: CreateOptions = {}): Tensor => filled("onesLike", x.shape, 1, { dtype: x.dtype, ...options });
+export const fullLike = (x: Tensor, value: number, options: CreateOptions = {}): Tensor => filled("fullLike", x.shape, value, { dtype: x.dtype, ...options });
 
 /** [start, stop) by step; int32 when all arguments are integers, else float32 (PyTorch). */
 export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
@@ -104,14 +122,17 @@ export function arange(start: number, stop?: number, step = 1, options: CreateOp
     start = 0;
   }
   if (step === 0) throw new Error("arange: step must be non-zero");
+  if (![start, stop, step].every(Number.isFinite)) throw new Error(`arange: start, stop and step must be finite numbers, got ${start}, ${stop}, ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dt = options.dtype ?? ([start, stop, step].every(Number.isInteger) ? "int32" : "float32");
+  checkNew("arange", [n], dt);
   const arr = arrayFor(dt, n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   return finish(Tensor._fromArray(arr, [n], dt), options);
 }
 
 export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
+  checkNew("linspace", [steps], "float32");
   const arr = new Float32Array(steps);
   for (let i = 0; i < steps; i++) arr[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1);
   return finish(Tensor._fromArray(arr, [steps], "float32"), options).cast(options.dtype ?? "float32");
@@ -119,6 +140,7 @@ export function linspace(start: number, end: number, steps: number, options: Cre
 
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   const dt = options.dtype ?? "float32";
+  checkNew("eye", [n, m], dt);
   const arr = arrayFor(dt, n * m);
   for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
   return finish(Tensor._fromArray(arr, [n, m], dt), options);
@@ -138,7 +160,9 @@ export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
 
-function draw(dist: "uniform" | "normal" | "bits", shape: readonly number[], gen: Generator | undefined): Tensor {
+function draw(op: string, dist: "uniform" | "normal" | "bits", shape: readonly number[], gen: Generator | undefined): Tensor {
+  // before the generator moves: a request that cannot fit leaves the stream where it was
+  checkNew(op, shape, "float32");
   const g = gen ?? defaultGen;
   const counter = g.take(dist, sizeOf(shape));
   currentTrace().noteRandom?.(g, counter, g.counter - counter);
@@ -147,25 +171,25 @@ function draw(dist: "uniform" | "normal" | "bits", shape: readonly number[], gen
 
 /** Uniform in [0, 1). */
 export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
-  return finish(draw("uniform", shape, options.generator), options);
+  return finish(draw("rand", "uniform", shape, options.generator), options);
 }
 
 /** Standard normal (Box-Muller). */
 export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
-  return finish(draw("normal", shape, options.generator), options);
+  return finish(draw("randn", "normal", shape, options.generator), options);
 }
 
 /** Integers in [low, high), int32. */
 export function randint(low: number, high: number, shape: readonly number[], options: RandomOptions = {}): Tensor {
   if (!(high > low)) throw new Error(`randint: high (${high}) must be greater than low (${low})`);
   // floor(u * range) with 24-bit u: uniform for ranges up to 2^24.
-  const u = draw("uniform", shape, options.generator);
+  const u = draw("randint", "uniform", shape, options.generator);
   return add(cast(floor(mul(u, high - low)), "int32"), low);
 }
 
 /** 1.0 with probability p (a number or a tensor of probabilities), else 0.0. */
 export function bernoulli(p: Tensor | number, options: RandomOptions & { shape?: readonly number[] } = {}): Tensor {
   const shape = options.shape ?? (p instanceof Tensor ? p.shape : []);
-  return cast(lt(draw("uniform", shape, options.generator), p), "float32");
+  return cast(lt(draw("bernoulli", "uniform", shape, options.generator), p), "float32");
 }
 

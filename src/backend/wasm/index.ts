@@ -23,7 +23,7 @@ import {
 import { constWords, exprKey } from "./expr.js";
 import type { CompiledKernel } from "./runtime.js";
 import { buildGemm, gemmBlockDepth, gemmScratchBytes, NR, type GemmConfig } from "./matmul.js";
-import { OutOfMemoryError } from "./memory.js";
+import { CONTROL_BYTES, OutOfMemoryError } from "./memory.js";
 import { takeFault } from "./reserved.js";
 import { buildTranspose, transposeDescriptor, TRANSPOSE_ROWS_PER_UNIT } from "./transpose.js";
 import { philoxFill } from "../../random/philox.js";
@@ -110,6 +110,8 @@ class WasmBackendImpl implements WasmBackend {
   kernelCount(): number { return this.rt.kernelCount; }
   workersStarted(): number { return this.rt.workersStarted; }
   bytesInUse(): number { return this.rt.heap.bytesInUse(); }
+  /** The WebAssembly memory's maximum less its control area (memory.ts). */
+  get maxBytes(): number { return this.rt.heap.limit - CONTROL_BYTES; }
   terminate(): Promise<void> { return this.rt.terminate(); }
 
   allocate(bytes: number): Buffer {
