@@ -162,7 +162,7 @@ async function run(): Promise<void> {
       post({ kind: "orphaned", parentPid: data.parentPid });
       // The main thread exits once it sees the flag; one stuck in a cell never looks, so
       // end the process from here (sockets closed first: see the header).
-      void close().then(() => setTimeout(() => process.kill(process.pid, "SIGKILL"), 3000));
+      void close().then(() => setTimeout(() => process.kill(process.pid, "SIGKILL"), 1000));
     }, 1000);
     timer.unref();
   }

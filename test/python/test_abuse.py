@@ -220,13 +220,17 @@ class ProtocolAsIpykernel(unittest.TestCase):
 
 
 PARENT = r"""
-import time
+import sys, time
 from jupyter_client.manager import KernelManager
 km = KernelManager(kernel_name="tensorbook")
 km.start_kernel()
 kc = km.client()
 kc.start_channels()
 kc.wait_for_ready(timeout=60)
+kc.execute_interactive("1", timeout=60, output_hook=lambda m: None)
+if sys.argv[1]:
+    kc.execute(sys.argv[1])
+    time.sleep(0.5)
 print(km.provisioner.process.pid, flush=True)
 time.sleep(600)
 """
@@ -234,20 +238,23 @@ time.sleep(600)
 
 class KernelFollowsItsParent(unittest.TestCase):
     def test_exits_when_the_parent_is_killed(self):
-        parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
-        try:
-            kernel_pid = int(parent.stdout.readline())
-            self.assertFalse(gone(kernel_pid))
-            os.kill(parent.pid, signal.SIGKILL)
-            parent.wait()
-            t0 = time.perf_counter()
-            while not gone(kernel_pid) and time.perf_counter() - t0 < 10:
-                time.sleep(0.05)
-            print(f"parent killed: kernel gone after {time.perf_counter() - t0:.1f} s")
-            self.assertTrue(gone(kernel_pid))
-        finally:
-            if parent.poll() is None:
-                parent.kill()
+        # idle, and with the main thread stuck in a cell (the I/O thread ends the process)
+        for cell in ("", "while (true) {}"):
+            with self.subTest(cell=cell):
+                parent = subprocess.Popen([sys.executable, "-c", PARENT, cell], stdout=subprocess.PIPE, text=True)
+                try:
+                    kernel_pid = int(parent.stdout.readline())
+                    self.assertFalse(gone(kernel_pid))
+                    os.kill(parent.pid, signal.SIGKILL)
+                    parent.wait()
+                    t0 = time.perf_counter()
+                    while not gone(kernel_pid) and time.perf_counter() - t0 < 10:
+                        time.sleep(0.05)
+                    print(f"parent killed: kernel {'in ' + repr(cell) if cell else 'idle'} gone after {time.perf_counter() - t0:.1f} s")
+                    self.assertTrue(gone(kernel_pid))
+                finally:
+                    if parent.poll() is None:
+                        parent.kill()
 
 
 if __name__ == "__main__":
