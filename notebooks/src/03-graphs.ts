@@ -109,6 +109,7 @@ console.log("w =", w.detach().flatten().toString(), " b =", b.item().toFixed(4),
 // %%
 const params = [W1, b1, W2, b2];
 function trainStep(xb: tb.Tensor, yb: tb.Tensor): tb.Tensor {
+  for (const p of params) p.zeroGrad();   // backward() adds into .grad: start from none
   const loss = tb.crossEntropy(model(xb), yb);
   loss.backward();
   for (const p of params) p.assign(p.sub(p.grad!.mul(0.5)));
