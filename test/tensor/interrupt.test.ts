@@ -6,14 +6,13 @@
 // gives the same bits as before. A compiled program dropped without dispose() (as by a
 // clear() an interrupt stopped half-way) is freed when it is collected.
 
-import { runInThisContext } from "node:vm";
-import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tb from "../../src/index.js";
 import { isGradEnabled, isTracing } from "../../src/core/trace.js";
 import { quiesce } from "../../src/display/protocol.js";
 import { currentScope } from "../../src/graph/scope.js";
 import { useTestBackend } from "../helpers/backend.js";
+import { runInterrupted } from "../helpers/interrupt.js";
 
 // Outside a breakOnSigint run a SIGINT would end the process: keep it, as the kernel does.
 const keep = () => undefined;
@@ -30,24 +29,11 @@ const g = globalThis as { t?: Record<string, unknown> };
  *  thread stops it, `delayMs` after the start (and every 50 ms after that); then, at once
  *  and in the same async context, `after` (by default the recovery, as the kernel runs it). */
 async function interrupt<T>(code: string, vars: Record<string, unknown>, delayMs: number, after: () => T = recover as () => T): Promise<T> {
-  const w = new Worker(
-    `setTimeout(() => { process.kill(process.pid, "SIGINT"); setInterval(() => process.kill(process.pid, "SIGINT"), 50); }, ${delayMs});`,
-    { eval: true },
-  );
-  await new Promise((resolve) => w.once("online", resolve));
   g.t = { tb, ...vars };
-  let stopped = false;
   try {
-    runInThisContext(`{ const { ${["tb", ...Object.keys(vars)].join(", ")} } = globalThis.t; ${code} }`, { breakOnSigint: true });
-  } catch (e) {
-    stopped = (e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED";
-  }
-  try {
-    return after();
+    return await runInterrupted(`{ const { ${["tb", ...Object.keys(vars)].join(", ")} } = globalThis.t; ${code} }`, delayMs, after);
   } finally {
-    await w.terminate();
     delete g.t;
-    expect(stopped, "the loop was stopped by the interrupt").toBe(true);
   }
 }
 

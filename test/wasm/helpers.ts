@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
-import type { AnyTypedArray, Backend, DType, ScalarExpr, View } from "../../src/backend/backend.js";
+import type { AnyTypedArray, Backend, DType, ScalarExpr, UnaryScalarOp, View } from "../../src/backend/backend.js";
 import { contiguousStrides } from "../../src/backend/wasm/index.js";
 
 export const PYTHON = process.env["TENSORBOOK_PYTHON"] ?? "/usr/bin/python3";
@@ -74,6 +74,18 @@ export function forEachIndex(shape: readonly number[], fn: (idx: number[], flat:
 }
 
 export const inp = (index: number, dtype: DType = "float32"): ScalarExpr => ({ op: "input", index, dtype });
+
+/** One elementwise float32 kernel of a unary op over xs on backend be; returns its result. */
+export function applyUnary(be: Backend, op: UnaryScalarOp, xs: Float32Array): Float32Array {
+  const v = upload(be, xs, [xs.length]);
+  const out = empty(be, [xs.length]);
+  const expr: ScalarExpr = { op, x: inp(0), dtype: "float32" };
+  be.dispatch({ kind: "elementwise", expr, inputs: [v], out });
+  const r = download(be, out) as Float32Array;
+  be.free(v.buffer);
+  be.free(out.buffer);
+  return r;
+}
 
 /** Runs a NumPy program: `arrays` become float32/int32 numpy arrays named in the program,
  *  which must assign `out` (an array); returns out flattened as float64 numbers. */

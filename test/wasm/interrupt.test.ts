@@ -7,40 +7,16 @@
 // library's interrupt hook calls) also frees the temporaries the terminated dispatch held.
 
 import { createHash } from "node:crypto";
-import { runInThisContext } from "node:vm";
-import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { View } from "../../src/backend/backend.js";
 import { createWasmBackend, recoverDispatch } from "../../src/backend/wasm/index.js";
 import { download, empty, inp, randn, upload } from "./helpers.js";
+import { runInterrupted as interrupted } from "../helpers/interrupt.js";
 
 // Outside a breakOnSigint run a SIGINT would end the process: keep it, as the kernel does.
 const keep = () => undefined;
 beforeAll(() => void process.on("SIGINT", keep));
 afterAll(() => void process.off("SIGINT", keep));
-
-/** Runs `code` (an endless loop of kernels) until a SIGINT from another thread stops it,
- *  `delayMs` after the start and every 50 ms after that; then runs `after` at once, while
- *  the abandoned kernel's workers may still run. */
-async function interrupted<T>(code: string, delayMs: number, after: () => T): Promise<T> {
-  const w = new Worker(
-    `setTimeout(() => { process.kill(process.pid, "SIGINT"); setInterval(() => process.kill(process.pid, "SIGINT"), 50); }, ${delayMs});`,
-    { eval: true },
-  );
-  await new Promise((resolve) => w.once("online", resolve));
-  let stopped = false;
-  try {
-    runInThisContext(code, { breakOnSigint: true });
-  } catch (e) {
-    stopped = (e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED";
-  }
-  try {
-    return after();
-  } finally {
-    await w.terminate();
-    expect(stopped).toBe(true);
-  }
-}
 
 /** A digest of the bits of a float32 result. */
 const bitsOf = (d: ArrayLike<number>) => createHash("sha256").update(new Float32Array(d as Float32Array)).digest("hex");

@@ -4,9 +4,9 @@
 // up; the table is printed so regressions show the new numbers.
 
 import { describe, expect, test } from "vitest";
-import type { ScalarExpr, UnaryScalarOp } from "../../src/backend/backend.js";
+import type { UnaryScalarOp } from "../../src/backend/backend.js";
 import { createWasmBackend } from "../../src/backend/wasm/index.js";
-import { download, empty, inp, PYTHON, rng, upload } from "./helpers.js";
+import { applyUnary, PYTHON, rng } from "./helpers.js";
 import { execFileSync } from "node:child_process";
 
 const be = createWasmBackend({ threads: 1 });
@@ -18,16 +18,7 @@ function ulp(y: number): number {
   return 2 ** (Math.floor(Math.log2(a)) - 23);
 }
 
-function apply(op: UnaryScalarOp, xs: Float32Array): Float32Array {
-  const v = upload(be, xs, [xs.length]);
-  const out = empty(be, [xs.length]);
-  const expr: ScalarExpr = { op, x: inp(0), dtype: "float32" };
-  be.dispatch({ kind: "elementwise", expr, inputs: [v], out });
-  const r = download(be, out) as Float32Array;
-  be.free(v.buffer);
-  be.free(out.buffer);
-  return r;
-}
+const apply = (op: UnaryScalarOp, xs: Float32Array): Float32Array => applyUnary(be, op, xs);
 
 function samples(lo: number, hi: number, n: number, log = false): Float32Array {
   const r = rng(12345);

@@ -5,24 +5,14 @@
 // and the table of 2/pi bits the large-argument reduction reads, against fdlibm's.
 
 import { describe, expect, test } from "vitest";
-import type { ScalarExpr } from "../../src/backend/backend.js";
 import { createWasmBackend, type WasmBackend } from "../../src/backend/wasm/index.js";
 import { twoOverPiWords } from "../../src/backend/wasm/reserved.js";
 import { float32Sweep, maxUlpError } from "../helpers/float32.js";
-import { download, empty, inp, upload } from "./helpers.js";
+import { applyUnary } from "./helpers.js";
 
 const xs = float32Sweep(1 << 18, 2024);
 
-function apply(be: WasmBackend, op: "sin" | "cos", x: Float32Array): Float32Array {
-  const v = upload(be, x, [x.length]);
-  const out = empty(be, [x.length]);
-  const expr: ScalarExpr = { op, x: inp(0), dtype: "float32" };
-  be.dispatch({ kind: "elementwise", expr, inputs: [v], out });
-  const r = download(be, out) as Float32Array;
-  be.free(v.buffer);
-  be.free(out.buffer);
-  return r;
-}
+const apply = (be: WasmBackend, op: "sin" | "cos", x: Float32Array): Float32Array => applyUnary(be, op, x);
 
 describe("wasm sin and cos", () => {
   const be = createWasmBackend({ threads: 1 });
