@@ -10,24 +10,9 @@ import unittest
 
 from jupyter_client.manager import start_new_kernel
 
+from kernel_wait import reply_to, wait_running
+
 CELLS = ["while (true) {}", "await new Promise<void>(() => {})"]
-
-
-def reply_to(kc, msg_id, timeout):
-    while True:
-        reply = kc.get_shell_msg(timeout=timeout)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return reply
-
-
-def wait_running(kc, msg_id, timeout=30):
-    """Until the cell's execute_input is on iopub (the kernel is inside the cell)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        msg = kc.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
-            return
-    raise AssertionError("the cell never started")
 
 
 class InterruptTests(unittest.TestCase):

@@ -19,6 +19,8 @@ import unittest
 
 from jupyter_client.manager import start_new_kernel
 
+from kernel_wait import reply_to, wait_running
+
 SETUP = r"""
 import * as tb from "tensorbook";
 import { createHash } from "node:crypto";
@@ -86,23 +88,6 @@ SCENARIOS = {
 PLAN = ["matmul"] * 20 + ["compiled", "eager", "await", "loader"] * 4
 
 
-def reply_to(kc, msg_id, timeout):
-    while True:
-        reply = kc.get_shell_msg(timeout=timeout)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return reply
-
-
-def wait_running(kc, msg_id, timeout=60):
-    """Until the cell's execute_input is on iopub (the kernel is inside the cell)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        msg = kc.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
-            return
-    raise AssertionError("the cell never started")
-
-
 def run_printing(kc, code, timeout=120, stray=None):
     """Runs a cell that must succeed; returns what it printed on stdout. With `stray` (a
     list), a cell that a stray SIGINT of the kernel's interrupt retries stopped (an
@@ -136,7 +121,7 @@ class InterruptStateTests(unittest.TestCase):
             for i, name in enumerate(plan):
                 delay = rng.uniform(0.02, 0.4)
                 msg_id = kc.execute(SCENARIOS[name], stop_on_error=False)
-                wait_running(kc, msg_id)
+                wait_running(kc, msg_id, timeout=60)
                 time.sleep(delay)
                 km.interrupt_kernel()
                 reply = reply_to(kc, msg_id, timeout=30)["content"]
