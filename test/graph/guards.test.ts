@@ -101,23 +101,26 @@ describe("modes and settings changed after tracing", () => {
     expect(f.cacheSize).toBe(2);
   });
 
+  /** A linear model, an optimizer over it and its training step; the same each call. */
+  const linearRun = <H extends { lr: number }>(makeOpt: (ps: tb.Tensor[]) => tb.optim.Optimizer<H>) => {
+    tb.seed(4);
+    const model = new tb.nn.Linear(3, 2);
+    const opt = makeOpt(model.parameters());
+    const step = (x: Tensor, y: Tensor) => opt.minimize(tb.mseLoss(model(x), y));
+    return { model, opt, step };
+  };
+  const x = tb.randn([4, 3]);
+  const y = tb.randn([4, 2]);
+
   it("an optimizer hyperparameter changed after tracing (weightDecay) is used by the next call", () => {
-    const make = () => {
-      tb.seed(4);
-      const model = new tb.nn.Linear(3, 2);
-      const opt = new tb.optim.SGD(model.parameters(), { lr: 0.1, weightDecay: 0 });
-      const step = (x: Tensor, y: Tensor) => opt.minimize(tb.mseLoss(model(x), y));
-      return { model, opt, step };
-    };
+    const make = () => linearRun((ps) => new tb.optim.SGD(ps, { lr: 0.1, weightDecay: 0 }));
     const eager = make();
     const graph = make();
     const compiled = tb.fn(graph.step);
-    const x = tb.randn([4, 3]);
-    const y = tb.randn([4, 2]);
     for (let i = 0; i < 4; i++) {
       if (i === 2) {
-        (eager.opt.paramGroups[0] as { weightDecay: number }).weightDecay = 0.5;
-        (graph.opt.paramGroups[0] as { weightDecay: number }).weightDecay = 0.5;
+        eager.opt.paramGroups[0]!.weightDecay = 0.5;
+        graph.opt.paramGroups[0]!.weightDecay = 0.5;
       }
       close(compiled(x, y), eager.step(x, y), 1e-5, 1e-6);
     }
@@ -125,18 +128,10 @@ describe("modes and settings changed after tracing", () => {
   });
 
   it("optimizer.loadStateDict after tracing: the next call uses the loaded state", () => {
-    const make = () => {
-      tb.seed(6);
-      const model = new tb.nn.Linear(3, 2);
-      const opt = new tb.optim.Adam(model.parameters(), { lr: 0.05 });
-      const step = (x: Tensor, y: Tensor) => opt.minimize(tb.mseLoss(model(x), y));
-      return { model, opt, step };
-    };
+    const make = () => linearRun((ps) => new tb.optim.Adam(ps, { lr: 0.05 }));
     const eager = make();
     const graph = make();
     const compiled = tb.fn(graph.step);
-    const x = tb.randn([4, 3]);
-    const y = tb.randn([4, 2]);
     for (let i = 0; i < 3; i++) close(compiled(x, y), eager.step(x, y), 1e-5, 1e-6);
     // Both load the model and optimizer state of another run (new state Variables).
     const other = make();
