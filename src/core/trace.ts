@@ -43,17 +43,18 @@ export interface Trace {
   restore?(): void;
   /** Graph traces collect guards: facts outside the traced function's arguments that the
    *  trace read and baked into the graph; a compiled program runs only while all hold. */
-  addGuard?(what: string, holds: () => boolean): void;
+  addGuard?(what: string, holds: () => boolean, key?: object): void;
 }
 
 /**
  * Declares that the code being traced read state that is not an argument (a module's
  * training flag, an optimizer's hyperparameters): `holds()` must stay true for the traced
- * program to be valid, and tb.fn traces anew when it does not. Eagerly: does nothing.
+ * program to be valid, and tb.fn traces anew when it does not. A trace keeps the first
+ * guard per `key` (a module called many times is guarded once). Eagerly: does nothing.
  */
-export function guard(what: string, holds: () => boolean): void {
+export function guard(what: string, holds: () => boolean, key?: object): void {
   const t = currentTrace();
-  if (t.addGuard) t.addGuard(what, holds);
+  if (t.addGuard) t.addGuard(what, holds, key);
 }
 
 /** Runs fn with the active trace's ops tagged as `phase` (eagerly: just runs fn). */

@@ -82,12 +82,14 @@ export interface CompiledFunction<A extends unknown[], R> {
 export function fn<A extends unknown[], R>(f: (...args: A) => R): CompiledFunction<A, R> {
   const cache = new Map<string, Entry[]>();
   let size = 0;
+  let warned = false;
   const keyOf = (flat: Flat): string =>
     `${signature(flat)}|grad=${isGradEnabled()}|${getBackend().name}`;
   const entryFor = (args: unknown[], flat = flatten(args)): Entry => {
     const key = keyOf(flat);
     let entries = cache.get(key);
-    const hit = entries?.find((e) => e.guards.every((g) => g.holds()));
+    let failed: Guard | undefined;
+    const hit = entries?.find((e) => e.guards.every((g) => g.holds() || ((failed = g), false)));
     if (hit) return hit;
     const traced = traceFunction(f as (...a: never[]) => unknown, args);
     const entry: Entry = {
@@ -104,6 +106,14 @@ export function fn<A extends unknown[], R>(f: (...args: A) => R): CompiledFuncti
     if (entries.length > MAX_VARIANTS) {
       entries.shift()!.exe.dispose();
       size--;
+      if (!warned) {
+        warned = true;
+        console.warn(
+          `tb.fn: ${f.name || "a function"} was traced more than ${MAX_VARIANTS} times for one signature, each time because ` +
+            `state it read had changed (last: ${failed?.what}); every call now traces and compiles anew. Keep that state ` +
+            `fixed, pass it as an argument, or hold it in a tb.variable.`,
+        );
+      }
     }
     return entry;
   };

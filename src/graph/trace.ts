@@ -74,6 +74,7 @@ export class GraphTrace implements Trace {
   /** The abstract tensor standing for each variable's entry .grad, once read. */
   private readonly entryGrads = new Map<Variable, Tensor>();
   readonly guards: Guard[] = [];
+  private readonly guardKeys = new Set<object>();
   /** Implicit inputs (after the arguments' inputs): how to read each at a call. */
   readonly implicit: (() => Tensor)[] = [];
 
@@ -118,7 +119,11 @@ export class GraphTrace implements Trace {
     return Tensor._abstract(like.shape, like.dtype, { trace: this, id } satisfies Payload);
   }
 
-  addGuard(what: string, holds: () => boolean): void {
+  addGuard(what: string, holds: () => boolean, key?: object): void {
+    if (key !== undefined) {
+      if (this.guardKeys.has(key)) return;
+      this.guardKeys.add(key);
+    }
     this.guards.push({ what, holds });
   }
 

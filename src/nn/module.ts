@@ -345,7 +345,7 @@ function callModule<I extends unknown[], O>(m: Module<I, O>, args: I): O {
     guard(`settings of ${m.constructor.name} ${m._scopeName ?? ""} (training mode and options)`, () => {
       const now = settingsOf(m);
       return now.length === seen.length && now.every((v, i) => v === seen[i]);
-    });
+    }, m);
   }
   const done = recorder ? recorder(m as unknown as AnyModule, callDepth) : null;
   callDepth++;

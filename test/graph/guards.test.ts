@@ -4,7 +4,7 @@
 // (and accumulates into them as eagerly), and checkNumerics checks compiled functions too.
 // Each compiled result is compared with the same code run eagerly.
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import * as tb from "../../src/index.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { expectTensorsClose } from "../helpers/close.js";
@@ -85,6 +85,27 @@ describe("modes and settings changed after tracing", () => {
     expect(tb.noGrad(() => f(x)).eq(0).sum().item()).toBeGreaterThan(300);
     drop.p = 0;
     close(tb.noGrad(() => f(x)), x, 0, 0);
+  });
+
+  it("state that changes at every call retraces each time, correctly, and says so once", () => {
+    class Counting extends tb.nn.Module {
+      calls = 0;
+      forward(x: Tensor): Tensor {
+        this.calls++;
+        return x.mul(this.calls);
+      }
+    }
+    const m = new Counting();
+    const f = tb.fn((x: Tensor) => m(x));
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      for (let i = 1; i <= 12; i++) close(f(tb.ones([2])), tb.full([2], i));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toMatch(/traced more than 8 times.*settings of Counting/s);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(f.cacheSize).toBe(8);
   });
 
   it("grad mode is part of the cache key", () => {
