@@ -23,6 +23,8 @@ fi
 
 [ -d node_modules/typescript ] || npm ci --no-audit --no-fund
 npm run --silent build
+# The build leaves out tests and benchmarks; type-check them too.
+npm run --silent typecheck
 
 # The Debian interpreter the packages above were installed for, whatever python3 is first on PATH.
 export TENSORBOOK_PYTHON=/usr/bin/python3
