@@ -5,5 +5,9 @@ export {
   type Hyper, type ParamGroup, type ParamGroupInput, type OptimizerStateDict, type SavedGroup,
   type SGDOptions, type AdamOptions, type AdamInput, type RMSpropOptions, type AdagradOptions,
 } from "./optimizer.js";
+export {
+  NAdam, RAdam, Adamax, Adadelta,
+  type NAdamOptions, type RAdamOptions, type AdamaxOptions, type AdadeltaOptions, type BetasInput, type BetasGroupInput,
+} from "./adaptive.js";
 export { LRScheduler, StepLR, CosineAnnealingLR, LinearLR, LambdaLR, OneCycleLR, type OneCycleOptions } from "./scheduler.js";
 export { clipGradNorm, clipGradValue } from "./clip.js";

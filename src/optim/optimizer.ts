@@ -1,5 +1,5 @@
 // tb.optim: SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update equations, param
-// groups, minimize(loss) and state dicts.
+// groups, minimize(loss) and state dicts (NAdam, RAdam, Adamax and Adadelta: adaptive.ts).
 //
 // Everything a step reads is a tensor, so a step traced into a graph (tb.fn) stays correct
 // on every later call: the per-parameter state (moments, step count) are Variables that do
@@ -33,7 +33,8 @@ export type ParamGroup<H> = H & { params: Tensor[]; readonly lrVar: Variable; re
 
 export interface OptimizerStateDict {
   /** Per-parameter state by the parameter's index over all groups, PyTorch's key names
-   *  (exp_avg, exp_avg_sq, momentum_buffer, square_avg, grad_avg, sum, step). */
+   *  (exp_avg, exp_avg_sq, momentum_buffer, square_avg, grad_avg, sum, mu_product, exp_inf,
+   *  acc_delta, step). */
   state: Record<string, Record<string, Tensor>>;
   /** Hyperparameters of each group and the indices of its parameters. */
   paramGroups: SavedGroup[];
@@ -43,15 +44,16 @@ export interface OptimizerStateDict {
 export type SavedGroup = { params: number[] } & { [key: string]: number | boolean | number[] };
 
 /** Per-parameter state: named Variables. */
-type State = Record<string, Variable>;
+export type State = Record<string, Variable>;
 
-function scalarVar(value: number, name: string): Variable {
+/** A scalar float32 Variable that does not require grad (a step count, a rate). */
+export function scalarVar(value: number, name: string): Variable {
   return new Variable(Tensor._fromArray(new Float32Array([value]), [], "float32"), { name, requiresGrad: false });
 }
 
 /** A Variable of zeros (or `fill`) shaped like p, made without binding ops, so that a first
  *  step inside a graph trace creates concrete state. */
-function stateLike(p: Tensor, name: string, fill = 0): Variable {
+export function stateLike(p: Tensor, name: string, fill = 0): Variable {
   const data = new Float32Array(p.size);
   if (fill) data.fill(fill);
   return new Variable(Tensor._fromArray(data, [...p.shape], "float32"), { name, requiresGrad: false });
@@ -69,7 +71,7 @@ function plainHypers(group: { vars: Record<string, unknown> }): string {
 
 /** defaults with options written over them, refusing names the optimizer does not have:
  *  a PyTorch spelling such as weight_decay would otherwise be ignored without a word. */
-function withOptions<H extends object>(where: string, defaults: H, options: object): H {
+export function withOptions<H extends object>(where: string, defaults: H, options: object): H {
   const unknown = Object.keys(options).filter((k) => !(k in defaults));
   if (unknown.length) {
     throw new Error(`${where}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")} (the options are ${Object.keys(defaults).join(", ")})`);

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from golden_common import enc, gen_for, randn
 
-OPTION_NAMES = {"weightDecay": "weight_decay", "lrDecay": "lr_decay", "initialAccumulatorValue": "initial_accumulator_value"}
+OPTION_NAMES = {"weightDecay": "weight_decay", "lrDecay": "lr_decay", "initialAccumulatorValue": "initial_accumulator_value",
+                "momentumDecay": "momentum_decay", "decoupledWeightDecay": "decoupled_weight_decay"}
 
 STEPS = 5
 
@@ -30,7 +31,7 @@ def mlp(g):
     return m
 
 
-def optimizer_case(name, kind, options, groups=None, clip=None):
+def optimizer_case(name, kind, options, groups=None, clip=None, steps=STEPS):
     """groups: None (one group) or a list of per-group overrides for the first and second
     Linear's parameters. clip: None, {"norm": maxNorm} or {"value": clipValue}."""
     g = gen_for(name)
@@ -45,7 +46,7 @@ def optimizer_case(name, kind, options, groups=None, clip=None):
     else:
         params = [{"params": list(m[0].parameters()), **torch_options(groups[0])}, {"params": list(m[2].parameters()), **torch_options(groups[1])}]
     opt = ctor(params, **torch_options(options), foreach=False)
-    for _ in range(STEPS):
+    for _ in range(steps):
         opt.zero_grad()
         loss = F.mse_loss(m(x), y)
         loss.backward()
@@ -77,6 +78,22 @@ def optimizer_cases():
         ("Adagrad/options", "Adagrad", {"lr": 0.1, "lrDecay": 0.05, "weightDecay": 0.1, "initialAccumulatorValue": 0.2, "eps": 1e-6}),
     ]
     out = [optimizer_case(n, k, o) for n, k, o in O]
+    # RAdam's adaptive term starts once rho_t > 5 (step 6 with beta2 = 0.999): 8 steps.
+    A = [
+        ("NAdam/default", "NAdam", {}, 5),
+        ("NAdam/options", "NAdam", {"lr": 0.05, "betas": [0.8, 0.95], "eps": 1e-6, "weightDecay": 0.1, "momentumDecay": 0.01}, 6),
+        ("NAdam/decoupled-wd", "NAdam", {"lr": 0.02, "weightDecay": 0.2, "decoupledWeightDecay": True}, 5),
+        ("RAdam/default", "RAdam", {"lr": 0.05}, 8),
+        ("RAdam/options", "RAdam", {"lr": 0.02, "betas": [0.8, 0.99], "eps": 1e-6, "weightDecay": 0.1}, 8),
+        ("RAdam/decoupled-wd", "RAdam", {"lr": 0.05, "weightDecay": 0.3, "decoupledWeightDecay": True}, 8),
+        ("Adamax/default", "Adamax", {}, 5),
+        ("Adamax/options", "Adamax", {"lr": 0.05, "betas": [0.7, 0.9], "eps": 1e-4, "weightDecay": 0.1}, 6),
+        ("Adadelta/default", "Adadelta", {}, 5),
+        ("Adadelta/options", "Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weightDecay": 0.05}, 6),
+    ]
+    out += [optimizer_case(n, k, o, steps=st) for n, k, o, st in A]
+    out.append(optimizer_case("NAdam/groups", "NAdam", {"lr": 0.01}, groups=[{"momentumDecay": 0.02}, {"lr": 0.05, "betas": [0.5, 0.9]}]))
+    out.append(optimizer_case("Adadelta/groups", "Adadelta", {"rho": 0.95}, groups=[{"lr": 0.3}, {"weightDecay": 0.1}]))
     out.append(optimizer_case("SGD/groups", "SGD", {"lr": 0.1, "momentum": 0.5}, groups=[{"lr": 0.3}, {"momentum": 0.9, "weightDecay": 0.1}]))
     out.append(optimizer_case("Adam/groups", "Adam", {"lr": 0.01}, groups=[{}, {"lr": 0.1, "betas": [0.5, 0.9]}]))
     out.append(optimizer_case("SGD/clip-norm", "SGD", {"lr": 0.1, "momentum": 0.9}, clip={"norm": 0.5}))

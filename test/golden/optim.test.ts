@@ -1,10 +1,10 @@
 // Golden fixture optim.json (PyTorch 2.13, written by test/golden/generate.py).
 //
 // Optimizers: a Linear(3, 5) - Tanh - Linear(5, 2) model with PyTorch's weights trained for
-// 5 steps on mean squared error, with optional parameter groups and gradient clipping;
-// after each step the loss, the clipped norm and every parameter must match. Each case
-// runs on both backends, eagerly and as a compiled training step (tb.fn of zeroGrad,
-// backward, clip, step). Tolerance: 16 ulp + 32 eps S for parameters (S the largest |value|
+// 5 steps (RAdam 8, past its rectification threshold) on mean squared error, with optional
+// parameter groups and gradient clipping; after each step the loss, the clipped norm and
+// every parameter must match. Each case runs on both backends, eagerly and as a compiled
+// training step (tb.fn of zeroGrad, backward, clip, step). Tolerance: 16 ulp + 32 eps S for parameters (S the largest |value|
 // in the row) and 8 ulp + 16 eps sqrt(n) |loss| for the loss and the norm (n the number of
 // terms summed); five steps compound each step's rounding.
 //
@@ -21,7 +21,7 @@ type Options = Record<string, number | boolean | number[]>;
 
 interface OptimizerCase {
   name: string;
-  optimizer: "SGD" | "Adam" | "AdamW" | "RMSprop" | "Adagrad";
+  optimizer: "SGD" | "Adam" | "AdamW" | "RMSprop" | "Adagrad" | "NAdam" | "RAdam" | "Adamax" | "Adadelta";
   options: Options;
   groups: Options[] | null;
   clip: { norm?: number; value?: number } | null;
@@ -59,6 +59,10 @@ function makeOptimizer(kind: string, params: unknown, options: Options): AnyOpti
     case "AdamW": return new tb.optim.AdamW(p, o) as unknown as AnyOptimizer;
     case "RMSprop": return new tb.optim.RMSprop(p, o) as unknown as AnyOptimizer;
     case "Adagrad": return new tb.optim.Adagrad(p, o) as unknown as AnyOptimizer;
+    case "NAdam": return new tb.optim.NAdam(p, o) as unknown as AnyOptimizer;
+    case "RAdam": return new tb.optim.RAdam(p, o) as unknown as AnyOptimizer;
+    case "Adamax": return new tb.optim.Adamax(p, o) as unknown as AnyOptimizer;
+    case "Adadelta": return new tb.optim.Adadelta(p, o) as unknown as AnyOptimizer;
   }
   throw new Error(`golden: no tensorbook optimizer "${kind}"`);
 }

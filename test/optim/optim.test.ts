@@ -196,6 +196,29 @@ describe("optimizer API", () => {
     expect(() => new optim.SGD([a], loose({}))).toThrow("SGD: options.lr is required");
     const opt = new optim.Adam([{ params: [a] }, { params: [b], betas: [0.5, 0.8] }], { betas: [0.7, 0.9] });
     expect(opt.paramGroups.map((g) => [g.beta1, g.beta2])).toEqual([[0.7, 0.9], [0.5, 0.8]]);
+    expect(() => new optim.NAdam([a], loose({ momentum_decay: 0.1 }))).toThrow('NAdam: unknown option "momentum_decay"');
+    expect(() => new optim.RAdam([a], loose({ decoupled_weight_decay: true }))).toThrow('RAdam: unknown option "decoupled_weight_decay"');
+    expect(() => new optim.Adamax([a], loose({ beta: 0.9 }))).toThrow('Adamax: unknown option "beta"');
+    expect(() => new optim.Adadelta([a], loose({ lr: 1, weight_decay: 0.1 }))).toThrow('Adadelta: unknown option "weight_decay" (the options are lr, rho, eps, weightDecay)');
+    const nadam = new optim.NAdam([{ params: [a] }, { params: [b], betas: [0.5, 0.8] }], { betas: [0.7, 0.9] });
+    expect(nadam.paramGroups.map((g) => [g.beta1, g.beta2, g.lr, g.momentumDecay])).toEqual([[0.7, 0.9, 2e-3, 4e-3], [0.5, 0.8, 2e-3, 4e-3]]);
+    expect(new optim.Adadelta([a]).defaults).toEqual({ lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0 });
+  });
+
+  it("NAdam, RAdam, Adamax and Adadelta keep PyTorch's state keys", () => {
+    const keys = (opt: { minimize(l: Tensor): Tensor; stateDict(): { state: Record<string, Record<string, Tensor>> } }, w: Variable) => {
+      opt.minimize(w.mul(w).sum());
+      return Object.keys(opt.stateDict().state["0"]!).sort();
+    };
+    const w = () => new Variable(tb.tensor([1, 2]));
+    let v = w();
+    expect(keys(new optim.NAdam([v]), v)).toEqual(["exp_avg", "exp_avg_sq", "mu_product", "step"]);
+    v = w();
+    expect(keys(new optim.RAdam([v]), v)).toEqual(["exp_avg", "exp_avg_sq", "step"]);
+    v = w();
+    expect(keys(new optim.Adamax([v]), v)).toEqual(["exp_avg", "exp_inf", "step"]);
+    v = w();
+    expect(keys(new optim.Adadelta([v]), v)).toEqual(["acc_delta", "square_avg", "step"]);
   });
 
   it("minimize(loss) is zeroGrad, backward, step", () => {
