@@ -1,5 +1,6 @@
-// Declarations carried from earlier cells to later ones, as the text of one declaration
-// file (__tb_prev.d.ts):
+// Declarations carried from earlier cells to later ones, as declaration files
+// (__tb_prev_<id>.d.ts) of a few kilobytes each, each holding the entries of consecutive
+// declaring cells:
 //
 //   import * as __tbm3 from "tensorbook";        // module-level aliases of cell imports
 //   declare global {
@@ -11,46 +12,103 @@
 //
 // Entries are keyed by the declared name: a later cell declaring the same name (any kind:
 // const, let, function, class, interface, type, enum, namespace, import) replaces every
-// earlier declaration of it. Declarations of one name within one cell (overloads, class +
-// interface merging) stay together.
+// earlier declaration of it, by dropping it from the file that held it (a file left empty
+// is gone). Declarations of one name within one cell (overloads, class + interface merging)
+// stay together. Import aliases are module-level names, local to their file, so each entry
+// carries its own alias lines.
+//
+// Why files of bounded size: a declaring cell changes only the newest file (or opens a new
+// one) and the files of the names it redeclares, so TypeScript re-parses and re-binds a few
+// kilobytes per cell and reuses every other file. One file for everything was re-built,
+// re-parsed and re-bound per cell, a cost growing with the notebook; one file per cell
+// instead makes a new root file per cell, which defeats the program's structure reuse
+// (every file is looked up again) and adds a module augmentation per cell to merge.
 
 import ts from "typescript";
 
 export interface Entry {
   name: string;
-  /** Lines at module level of the prev file (import aliases). */
+  /** Lines at module level of the file (import aliases). */
   module: string[];
   /** Declaration text inside `declare global { }`. */
   global: string;
 }
 
+/** A file takes the next cell's entries while it is smaller than this (characters). */
+export const FILE_CHARS = 4096;
+
 let aliasCounter = 0;
 
-export class Carried {
-  private readonly entries = new Map<string, Entry[]>();
+interface CarriedFile {
+  /** Entries by name, in cell order. */
+  entries: Map<string, Entry[]>;
+  /** Total length of the entries' text (about the file's size). */
+  chars: number;
+}
 
-  /** Adds one cell's entries; each name replaces what earlier cells declared for it. */
-  put(batch: Entry[]): void {
+const entryChars = (list: Entry[]) => list.reduce((n, e) => n + e.global.length + e.module.reduce((m, l) => m + l.length, 0), 0);
+
+export class Carried {
+  private readonly files = new Map<number, CarriedFile>();
+  /** Declared name -> the id of the file that holds its current declaration. */
+  private readonly owner = new Map<string, number>();
+  private nextId = 0;
+
+  /**
+   * Adds one cell's entries; each name is dropped from the file that held it before.
+   * Returns the ids of the files whose text changed; text(id) is then their text, or
+   * undefined for a file left empty.
+   */
+  put(batch: Entry[]): number[] {
+    if (batch.length === 0) return [];
     const byName = new Map<string, Entry[]>();
     for (const e of batch) {
       const list = byName.get(e.name) ?? [];
       list.push(e);
       byName.set(e.name, list);
     }
-    for (const [name, list] of byName) {
-      this.entries.delete(name); // re-inserted last: declarations keep cell order
-      this.entries.set(name, list);
+    const changed = new Set<number>();
+    for (const name of byName.keys()) {
+      const was = this.owner.get(name);
+      if (was === undefined) continue;
+      const file = this.files.get(was)!;
+      file.chars -= entryChars(file.entries.get(name)!);
+      file.entries.delete(name);
+      if (file.entries.size === 0) this.files.delete(was);
+      changed.add(was);
     }
+    let id = this.nextId - 1;
+    let file = this.files.get(id);
+    if (!file || file.chars >= FILE_CHARS) {
+      id = this.nextId++;
+      file = { entries: new Map(), chars: 0 };
+      this.files.set(id, file);
+    }
+    for (const [name, list] of byName) {
+      file.entries.set(name, list);
+      file.chars += entryChars(list);
+      this.owner.set(name, id);
+    }
+    changed.add(id);
+    return [...changed];
   }
 
   names(): string[] {
-    return [...this.entries.keys()];
+    return [...this.owner.keys()];
   }
 
-  text(): string {
+  /** Ids of the files that hold declarations, in cell order. */
+  ids(): number[] {
+    return [...this.files.keys()];
+  }
+
+  /** The declaration text of one file, or undefined when none of its names is left. */
+  text(id: number): string | undefined {
+    const file = this.files.get(id);
+    if (!file) return undefined;
     const mod: string[] = [];
     const glob: string[] = [];
-    for (const list of this.entries.values()) {
+    for (const list of file.entries.values()) {
       for (const e of list) {
         mod.push(...e.module);
         glob.push(e.global);

@@ -5,7 +5,8 @@
 // Virtual files, all in the notebook's folder so that relative imports resolve from there:
 //   __tb_lib.d.ts       TypeScript's lib files (es2023 + esnext.disposable) as one text
 //   __tb_globals.d.ts   the cell API (display, input, help, module "tslab"); never changes
-//   __tb_prev.d.ts      declarations carried from earlier cells, as `declare global { ... }`
+//   __tb_prev_<id>.d.ts declarations carried from earlier cells, as `declare global { ... }`,
+//                       one file per declaring cell (carry.ts)
 //   __tb_cell.ts        the cell being run, "export-ified" (see below); one version per run
 //   __tb_probe.ts       scratch file for complete/inspect/help
 //
@@ -17,9 +18,10 @@
 // those become the carried text. The insertions shift columns on their line only; `Prepared`
 // maps offsets back to the user's text.
 //
-// Performance: only __tb_cell.ts (and __tb_prev.d.ts when a cell declared something)
-// change between runs, so each new program reuses the old one's structure and parsed,
-// bound files; disk reads and module resolutions are cached (misses are forgotten when a
+// Performance: only __tb_cell.ts (plus a new __tb_prev_<id>.d.ts when a cell declared
+// something, and the files of the names it redeclared) change between runs, so each new
+// program reuses the old one's structure and parsed, bound files: the text parsed per cell
+// does not grow with the notebook (parsedChars counts it); disk reads and module resolutions are cached (misses are forgotten when a
 // module is not found, edited user files are noticed by mtime); only the cell file's
 // diagnostics are computed, and a d.ts is emitted only for cells that declare something.
 
@@ -252,7 +254,9 @@ export function projectRoot(): string {
 export class CellChecker {
   readonly cwd: string;
   readonly cellFile: string;
-  readonly prevFile: string;
+  /** Carried declaration files, in cell order (roots between globals and the cell). */
+  private prevFiles: string[] = [];
+  private rootFiles: string[] = [];
   readonly probeFile: string;
   private readonly globalsFile: string;
   private readonly libFile: string;
@@ -274,13 +278,14 @@ export class CellChecker {
   private readonly parsed = new Map<string, { version: string; sf: ts.SourceFile }>();
   private current: ts.Program | undefined;
   private dirty = true;
+  /** Characters of the files parsed (or re-parsed) so far: a measure of the work per cell. */
+  parsedChars = 0;
   /** Set while re-resolving after a module was not found (it may have been installed since). */
   private invalidated = false;
 
   constructor(cwd: string) {
     this.cwd = path.resolve(cwd);
     this.cellFile = path.join(this.cwd, "__tb_cell.ts");
-    this.prevFile = path.join(this.cwd, "__tb_prev.d.ts");
     this.probeFile = path.join(this.cwd, "__tb_probe.ts");
     this.globalsFile = path.join(this.cwd, "__tb_globals.d.ts");
     this.libFile = path.join(this.cwd, "__tb_lib.d.ts");
@@ -311,9 +316,9 @@ export class CellChecker {
     };
     this.setVirtual(this.libFile, combinedLib(this.libDir, ["lib.es2023.d.ts", "lib.esnext.disposable.d.ts"]));
     this.setVirtual(this.globalsFile, AMBIENT_DTS);
-    this.setVirtual(this.prevFile, this.carried.text());
     this.setVirtual(this.cellFile, "export {};\n");
     this.setVirtual(this.probeFile, "export {};\n");
+    this.rootFiles = this.makeRoots();
     const moduleHost = {
       fileExists: (f) => this.virtual.has(f) || this.read(f) !== undefined,
       readFile: (f) => this.virtual.get(f)?.text ?? this.read(f),
@@ -368,8 +373,48 @@ export class CellChecker {
     this.service = ts.createLanguageService(host, this.registry);
   }
 
+  /** The root files; a new array only when the carried files change (programs compare it). */
   private get roots(): string[] {
-    return [this.libFile, this.globalsFile, this.prevFile, this.cellFile, this.probeFile];
+    return this.rootFiles;
+  }
+
+  private makeRoots(): string[] {
+    return [this.libFile, this.globalsFile, ...this.prevFiles, this.cellFile, this.probeFile];
+  }
+
+  private prevPath(id: number): string {
+    return path.join(this.cwd, `__tb_prev_${id}.d.ts`);
+  }
+
+  /** Applies the carried files that `Carried.put` changed: new, edited or emptied (dropped). */
+  private syncCarried(ids: number[]): void {
+    let listChanged = false;
+    for (const id of ids) {
+      const f = this.prevPath(id);
+      const text = this.carried.text(id);
+      if (text !== undefined) {
+        listChanged ||= !this.virtual.has(f);
+        this.setVirtual(f, text);
+      } else if (this.virtual.has(f)) {
+        this.dropVirtual(f);
+        listChanged = true;
+      }
+    }
+    if (listChanged) {
+      this.prevFiles = this.carried.ids().map((id) => this.prevPath(id));
+      this.rootFiles = this.makeRoots();
+    }
+  }
+
+  /** Forgets a virtual file and releases its parse (the registry frees it when unused). */
+  private dropVirtual(f: string): void {
+    this.virtual.delete(f);
+    const hit = this.parsed.get(f);
+    if (hit) {
+      this.parsed.delete(f);
+      this.registry.releaseDocumentWithKey(f as ts.Path, this.registryKey, ts.ScriptKind.TS, hit.sf.impliedNodeFormat);
+    }
+    this.dirty = true;
   }
 
   private version(f: string): string {
@@ -413,6 +458,7 @@ export class CellChecker {
       ? this.registry.updateDocumentWithKey(f, p, this.options, this.registryKey, snap, version, kind, languageVersion)
       : this.registry.acquireDocumentWithKey(f, p, this.options, this.registryKey, snap, version, kind, languageVersion);
     this.parsed.set(f, { version, sf });
+    this.parsedChars += snap.getLength();
     return sf;
   }
 
@@ -559,8 +605,7 @@ export class CellChecker {
     const entries = [...importEntries(sf, program.getTypeChecker()), ...declarationEntries(dts)];
     const commit = () => {
       if (entries.length === 0) return;
-      this.carried.put(entries);
-      this.setVirtual(this.prevFile, this.carried.text());
+      this.syncCarried(this.carried.put(entries));
     };
     return { js, map, commit };
   }
