@@ -9,5 +9,8 @@ export {
   NAdam, RAdam, Adamax, Adadelta,
   type NAdamOptions, type RAdamOptions, type AdamaxOptions, type AdadeltaOptions, type BetasInput, type BetasGroupInput,
 } from "./adaptive.js";
-export { LRScheduler, StepLR, CosineAnnealingLR, LinearLR, LambdaLR, OneCycleLR, type OneCycleOptions } from "./scheduler.js";
+export {
+  LRScheduler, StepLR, MultiStepLR, ExponentialLR, PolynomialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR, LambdaLR,
+  OneCycleLR, SequentialLR, ReduceLROnPlateau, type OneCycleOptions, type ReduceLROnPlateauOptions,
+} from "./scheduler.js";
 export { clipGradNorm, clipGradValue } from "./clip.js";

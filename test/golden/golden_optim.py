@@ -1,7 +1,8 @@
 # Golden cases for tb.optim: every optimizer with its options over 5 steps on a small MLP
 # (Linear(3, 5) - Tanh - Linear(5, 2), mean squared error), the loss before each step and
 # every parameter after it, with optional gradient clipping; and every learning-rate
-# scheduler's rates (and OneCycleLR's momenta) over 10-odd steps for two parameter groups.
+# scheduler's rates (and OneCycleLR's momenta) over 10-odd steps for two parameter groups,
+# ReduceLROnPlateau's for a given metric sequence.
 #
 # Options are stored in tensorbook's spelling (weightDecay, lrDecay, ...); OPTION_NAMES
 # gives PyTorch's.
@@ -105,36 +106,50 @@ def optimizer_cases():
 LAMBDAS = {"0.9^e": lambda e: 0.9 ** e, "1/(e+1)": lambda e: 1 / (e + 1), "warmup3": lambda e: min(1.0, (e + 1) / 3)}
 
 
-def scheduler_case(name, kind, args, options, steps, opt_kind="SGD", opt_options=None):
+SCHEDULER_OPTION_NAMES = {
+    "stepSize": "step_size", "tMax": "T_max", "etaMin": "eta_min", "startFactor": "start_factor", "endFactor": "end_factor",
+    "totalIters": "total_iters", "maxLr": "max_lr", "totalSteps": "total_steps", "pctStart": "pct_start",
+    "annealStrategy": "anneal_strategy", "divFactor": "div_factor", "finalDivFactor": "final_div_factor",
+    "threePhase": "three_phase", "cycleMomentum": "cycle_momentum", "baseMomentum": "base_momentum",
+    "maxMomentum": "max_momentum", "power": "power", "mode": "mode", "factor": "factor", "patience": "patience",
+    "threshold": "threshold", "thresholdMode": "threshold_mode", "cooldown": "cooldown", "minLr": "min_lr", "eps": "eps"}
+
+
+def make_scheduler(opt, kind, args, options):
+    """SequentialLR's args: [[kind, args, options] of each scheduler, milestones]."""
+    if kind == "SequentialLR":
+        subs = [make_scheduler(opt, *spec) for spec in args[0]]
+        return torch.optim.lr_scheduler.SequentialLR(opt, subs, args[1])
+    targs = [LAMBDAS[args[0]]] if kind == "LambdaLR" else list(args)
+    topts = {SCHEDULER_OPTION_NAMES[k]: v for k, v in options.items()}
+    return getattr(torch.optim.lr_scheduler, kind)(opt, *targs, **topts)
+
+
+def scheduler_case(name, kind, args, options, steps, opt_kind="SGD", opt_options=None, metrics=None):
     """Two parameter groups (lr 0.1 and 0.02); the rates after construction and after each
-    of `steps` steps, each group's; for OneCycleLR also the momenta (or Adam's beta1)."""
+    of `steps` steps, each group's; for OneCycleLR also the momenta (or Adam's beta1).
+    ReduceLROnPlateau steps with metrics[k] at step k."""
     opt_options = opt_options or {"lr": 0.1, "momentum": 0.9}
     a, b = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
     opt = getattr(torch.optim, opt_kind)([{"params": [a]}, {"params": [b], "lr": 0.02}], **torch_options(opt_options))
-    targs = list(args)
-    topts = {}
-    for k, v in options.items():
-        tk = {"stepSize": "step_size", "tMax": "T_max", "etaMin": "eta_min", "startFactor": "start_factor", "endFactor": "end_factor",
-              "totalIters": "total_iters", "maxLr": "max_lr", "totalSteps": "total_steps", "pctStart": "pct_start",
-              "annealStrategy": "anneal_strategy", "divFactor": "div_factor", "finalDivFactor": "final_div_factor",
-              "threePhase": "three_phase", "cycleMomentum": "cycle_momentum", "baseMomentum": "base_momentum",
-              "maxMomentum": "max_momentum"}[k]
-        topts[tk] = v
-    if kind == "LambdaLR":
-        targs = [LAMBDAS[args[0]]]
-    sched = getattr(torch.optim.lr_scheduler, kind)(opt, *targs, **topts)
+    sched = make_scheduler(opt, kind, args, options)
 
     def momenta():
         return [grp["betas"][0] if "betas" in grp else grp["momentum"] for grp in opt.param_groups]
 
     lrs, moms = [sched.get_last_lr()], [momenta()]
-    for _ in range(steps):
+    for k in range(steps):
         opt.step()
-        sched.step()
+        if metrics is None:
+            sched.step()
+        else:
+            sched.step(metrics[k])
         lrs.append(sched.get_last_lr())
         moms.append(momenta())
     case = {"name": name, "scheduler": kind, "args": args, "options": options, "optimizer": opt_kind, "optimizerOptions": opt_options,
             "lrs": lrs}
+    if metrics is not None:
+        case["metrics"] = metrics
     if kind == "OneCycleLR" and options.get("cycleMomentum", True):
         case["momenta"] = moms
     if kind == "OneCycleLR":
@@ -165,7 +180,27 @@ def scheduler_cases():
                                                    "baseMomentum": 0.8, "maxMomentum": 0.9}, 11),
         ("OneCycleLR/no-momentum", "OneCycleLR", [], {"maxLr": 0.3, "totalSteps": 8, "cycleMomentum": False}, 8),
     ]
+    S += [
+        ("MultiStepLR", "MultiStepLR", [[3, 7, 8]], {}, 15),
+        ("MultiStepLR/gamma-unsorted", "MultiStepLR", [[10, 4], 0.5], {}, 15),
+        ("ExponentialLR", "ExponentialLR", [0.8], {}, 15),
+        ("PolynomialLR/default", "PolynomialLR", [], {}, 15),
+        ("PolynomialLR/power", "PolynomialLR", [], {"totalIters": 10, "power": 2.0}, 15),
+        ("CosineAnnealingWarmRestarts", "CosineAnnealingWarmRestarts", [4], {}, 15),
+        ("CosineAnnealingWarmRestarts/tMult-etaMin", "CosineAnnealingWarmRestarts", [3, 2, 0.001], {}, 20),
+        ("SequentialLR/warmup-exp", "SequentialLR", [[["LinearLR", [], {"startFactor": 0.1, "totalIters": 4}], ["ExponentialLR", [0.9], {}]], [4]], {}, 15),
+        ("SequentialLR/three", "SequentialLR", [[["StepLR", [2, 0.5], {}], ["CosineAnnealingWarmRestarts", [3], {}],
+                                                 ["PolynomialLR", [], {"totalIters": 4, "power": 0.5}]], [5, 11]], {}, 18),
+    ]
     out = [scheduler_case(*s) for s in S]
+    metrics = [1.0, 0.9, 0.9, 0.95, 0.91, 0.9, 0.8, 0.85, 0.86, 0.87, 0.88, 0.79, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8]
+    P = [
+        ("ReduceLROnPlateau/default-patience2", {"patience": 2}),
+        ("ReduceLROnPlateau/options", {"factor": 0.5, "patience": 1, "threshold": 0.05, "cooldown": 2, "minLr": [0.03, 0.001]}),
+        ("ReduceLROnPlateau/abs", {"factor": 0.3, "patience": 0, "threshold": 0.01, "thresholdMode": "abs", "minLr": 0.005}),
+        ("ReduceLROnPlateau/max", {"mode": "max", "factor": 0.5, "patience": 1, "eps": 0.01}),
+    ]
+    out += [scheduler_case(n, "ReduceLROnPlateau", [], o, len(metrics), metrics=metrics) for n, o in P]
     out.append(scheduler_case("OneCycleLR/adam-beta1", "OneCycleLR", [], {"maxLr": 0.01, "totalSteps": 9}, 9, "Adam", {"lr": 0.001}))
     return out
 

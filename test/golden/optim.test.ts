@@ -9,7 +9,9 @@
 // terms summed); five steps compound each step's rounding.
 //
 // Schedulers: the rates after construction and after each step, for two parameter groups,
-// and OneCycleLR's momenta (Adam's beta1); rates are doubles, compared to 1e-12 relatively.
+// and OneCycleLR's momenta (Adam's beta1); ReduceLROnPlateau steps with the fixture's
+// metrics, SequentialLR runs the schedulers the fixture lists. Rates are doubles, compared
+// to 1e-12 relatively.
 // OneCycleLR must refuse to step past totalSteps, as PyTorch does.
 
 import { beforeAll, describe, expect, it } from "vitest";
@@ -35,14 +37,18 @@ interface OptimizerCase {
 
 interface SchedulerCase {
   name: string;
-  scheduler: "StepLR" | "CosineAnnealingLR" | "LinearLR" | "LambdaLR" | "OneCycleLR";
-  args: (number | string)[];
+  scheduler: "StepLR" | "CosineAnnealingLR" | "LinearLR" | "LambdaLR" | "OneCycleLR" | "MultiStepLR" | "ExponentialLR" | "PolynomialLR"
+    | "CosineAnnealingWarmRestarts" | "SequentialLR" | "ReduceLROnPlateau";
+  /** SequentialLR: [[scheduler, args, options] of each, milestones]. */
+  args: unknown[];
   options: Record<string, number | boolean | number[] | string>;
   optimizer: "SGD" | "Adam";
   optimizerOptions: Options;
   lrs: number[][];
   momenta?: number[][];
   stepsBeforeError?: number | null;
+  /** ReduceLROnPlateau: the metric of each step. */
+  metrics?: number[];
 }
 
 const PARAMS: Tolerance = { ulps: 16, scaled: 32 };
@@ -116,14 +122,25 @@ const LAMBDAS: Record<string, (e: number) => number> = {
   warmup3: (e) => Math.min(1, (e + 1) / 3),
 };
 
-function makeScheduler(c: SchedulerCase, opt: AnyOptimizer) {
-  const a = c.args;
-  switch (c.scheduler) {
-    case "StepLR": return new tb.optim.StepLR(opt, a[0] as number, a[1] as number | undefined);
-    case "CosineAnnealingLR": return new tb.optim.CosineAnnealingLR(opt, a[0] as number, a[1] as number | undefined);
-    case "LinearLR": return new tb.optim.LinearLR(opt, c.options as { startFactor?: number });
+function makeScheduler(kind: SchedulerCase["scheduler"], a: unknown[], options: SchedulerCase["options"], opt: AnyOptimizer): tb.optim.LRScheduler | tb.optim.ReduceLROnPlateau {
+  const n = (i: number) => a[i] as number;
+  const o = options as never;
+  switch (kind) {
+    case "StepLR": return new tb.optim.StepLR(opt, n(0), a[1] as number | undefined);
+    case "MultiStepLR": return new tb.optim.MultiStepLR(opt, a[0] as number[], a[1] as number | undefined);
+    case "ExponentialLR": return new tb.optim.ExponentialLR(opt, n(0));
+    case "PolynomialLR": return new tb.optim.PolynomialLR(opt, o);
+    case "CosineAnnealingLR": return new tb.optim.CosineAnnealingLR(opt, n(0), a[1] as number | undefined);
+    case "CosineAnnealingWarmRestarts": return new tb.optim.CosineAnnealingWarmRestarts(opt, n(0), a[1] as number | undefined, a[2] as number | undefined);
+    case "LinearLR": return new tb.optim.LinearLR(opt, o);
     case "LambdaLR": return new tb.optim.LambdaLR(opt, LAMBDAS[a[0] as string]!);
-    case "OneCycleLR": return new tb.optim.OneCycleLR(opt, c.options as unknown as tb.optim.OneCycleOptions);
+    case "OneCycleLR": return new tb.optim.OneCycleLR(opt, o);
+    case "ReduceLROnPlateau": return new tb.optim.ReduceLROnPlateau(opt, o);
+    case "SequentialLR": {
+      const specs = a[0] as [SchedulerCase["scheduler"], unknown[], SchedulerCase["options"]][];
+      const subs = specs.map(([k, args, opts]) => makeScheduler(k, args, opts, opt) as tb.optim.LRScheduler);
+      return new tb.optim.SequentialLR(opt, subs, a[1] as number[]);
+    }
   }
 }
 
@@ -134,18 +151,21 @@ function closeDoubles(what: string, got: number[], want: number[]): string[] {
 
 function runScheduler(c: SchedulerCase): void {
   const opt = makeOptimizer(c.optimizer, [{ params: [tb.zeros([2]).requiresGrad_(true)] }, { params: [tb.zeros([3]).requiresGrad_(true)], lr: 0.02 }], c.optimizerOptions);
-  const sched = makeScheduler(c, opt);
+  const sched = makeScheduler(c.scheduler, c.args, c.options, opt);
   const momenta = () => (sched instanceof tb.optim.OneCycleLR ? sched.getLastMomentum() : []);
   const errs: string[] = [];
   for (let s = 0; s < c.lrs.length; s++) {
-    if (s > 0) sched.step();
+    if (s > 0) {
+      if (sched instanceof tb.optim.ReduceLROnPlateau) sched.step(c.metrics![s - 1]!);
+      else sched.step();
+    }
     errs.push(...closeDoubles(`lr after ${s} steps`, sched.getLastLr(), c.lrs[s]!));
     errs.push(...closeDoubles(`group lr after ${s} steps`, opt.paramGroups.map((g) => g.lr), c.lrs[s]!));
     if (c.momenta) errs.push(...closeDoubles(`momentum after ${s} steps`, momenta(), c.momenta[s]!));
   }
   assertNoMismatch(`${c.scheduler}: ${c.name}`, errs);
   if (c.stepsBeforeError !== undefined && c.stepsBeforeError !== null) {
-    expect(() => sched.step(), `${c.name}: PyTorch refuses step ${c.stepsBeforeError + 1}`).toThrow(/OneCycleLR/);
+    expect(() => (sched as tb.optim.LRScheduler).step(), `${c.name}: PyTorch refuses step ${c.stepsBeforeError + 1}`).toThrow(/OneCycleLR/);
   }
 }
 

@@ -355,6 +355,44 @@ result = out`;
     s.step();
     expect(() => s.step()).toThrow("more than totalSteps (2)");
   });
+
+  it("schedulers made one after another start from the optimizer's initial rates", () => {
+    const o = opt(1);
+    new optim.LinearLR(o, { startFactor: 0.5 });
+    expect(o.paramGroups[0]!.lr).toBe(0.5);
+    expect(new optim.ExponentialLR(o, 0.5).baseLrs).toEqual([1]);
+  });
+
+  it("SequentialLR checks its schedulers and restores its state", () => {
+    const o = opt(1);
+    const mk = () => [new optim.LinearLR(o, { startFactor: 0.5, totalIters: 2 }), new optim.ExponentialLR(o, 0.5)];
+    expect(() => new optim.SequentialLR(o, mk(), [])).toThrow("one milestone fewer than schedulers");
+    expect(() => new optim.SequentialLR(o, [new optim.StepLR(opt(1), 2)], [])).toThrow("scheduler 0 (StepLR) belongs to another optimizer");
+    const plateau = new optim.ReduceLROnPlateau(o) as unknown as optim.LRScheduler;
+    expect(() => new optim.SequentialLR(o, [plateau], [])).toThrow("ReduceLROnPlateau needs a metric");
+    const a = new optim.SequentialLR(o, mk(), [3]);
+    expectSeq(lrs(a, 6), [0.5, 0.75, 1, 1, 0.5, 0.25]);
+    const saved = a.stateDict();
+    const o2 = opt(1);
+    const b = new optim.SequentialLR(o2, [new optim.LinearLR(o2, { startFactor: 0.5, totalIters: 2 }), new optim.ExponentialLR(o2, 0.5)], [3]);
+    b.loadStateDict(saved);
+    expect(o2.paramGroups[0]!.lr).toBeCloseTo(0.25, 12);
+    b.step();
+    expect(b.getLastLr()[0]).toBeCloseTo(0.125, 12);
+  });
+
+  it("ReduceLROnPlateau takes scalar tensors and refuses unknown options", () => {
+    const o = opt(1);
+    const s = new optim.ReduceLROnPlateau(o, { patience: 0, factor: 0.5 });
+    s.step(tb.tensor(1));
+    s.step(tb.tensor(2));
+    expect(s.getLastLr()).toEqual([0.5]);
+    expect(o.paramGroups[0]!.lrVar.item()).toBe(0.5);
+    expect(() => new optim.ReduceLROnPlateau(o, { min_lr: 0.1 } as never)).toThrow('ReduceLROnPlateau: unknown option "min_lr"');
+    expect(() => new optim.ReduceLROnPlateau(o, { factor: 1 })).toThrow("factor must be < 1");
+    expect(() => new optim.PolynomialLR(o, { total_iters: 3 } as never)).toThrow('PolynomialLR: unknown option "total_iters"');
+    expect(() => new optim.CosineAnnealingWarmRestarts(o, 0)).toThrow("t0 must be a positive integer");
+  });
 });
 
 describe("gradient clipping", () => {
