@@ -9,6 +9,7 @@ export {
   NAdam, RAdam, Adamax, Adadelta,
   type NAdamOptions, type RAdamOptions, type AdamaxOptions, type AdadeltaOptions, type BetasInput, type BetasGroupInput,
 } from "./adaptive.js";
+export { LBFGS, type LBFGSOptions } from "./lbfgs.js";
 export {
   LRScheduler, StepLR, MultiStepLR, ExponentialLR, PolynomialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR, LambdaLR,
   OneCycleLR, SequentialLR, ReduceLROnPlateau, type OneCycleOptions, type ReduceLROnPlateauOptions,

@@ -13,7 +13,9 @@ import torch.nn.functional as F
 
 from golden_common import enc, gen_for, randn
 
-OPTION_NAMES = {"weightDecay": "weight_decay", "lrDecay": "lr_decay", "initialAccumulatorValue": "initial_accumulator_value",
+OPTION_NAMES = {"maxIter": "max_iter", "historySize": "history_size", "toleranceGrad": "tolerance_grad", "toleranceChange": "tolerance_change",
+                "maxEval": "max_eval",
+                "weightDecay": "weight_decay", "lrDecay": "lr_decay", "initialAccumulatorValue": "initial_accumulator_value",
                 "momentumDecay": "momentum_decay", "decoupledWeightDecay": "decoupled_weight_decay"}
 
 STEPS = 5
@@ -46,6 +48,18 @@ def optimizer_case(name, kind, options, groups=None, clip=None, steps=STEPS):
         params = m.parameters()
     else:
         params = [{"params": list(m[0].parameters()), **torch_options(groups[0])}, {"params": list(m[2].parameters()), **torch_options(groups[1])}]
+    if kind == "LBFGS":  # step(closure): the closure's first loss, many evaluations per step
+        opt = ctor(params, **torch_options(options))
+
+        def closure():
+            opt.zero_grad()
+            loss = F.mse_loss(m(x), y)
+            loss.backward()
+            return loss
+        for _ in range(steps):
+            case["losses"].append(float(opt.step(closure)))
+            case["params"].append({k: enc(v) for k, v in m.state_dict().items()})
+        return case
     opt = ctor(params, **torch_options(options), foreach=False)
     for _ in range(steps):
         opt.zero_grad()
@@ -93,6 +107,13 @@ def optimizer_cases():
         ("Adadelta/options", "Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weightDecay": 0.05}, 6),
     ]
     out += [optimizer_case(n, k, o, steps=st) for n, k, o, st in A]
+    # LBFGS amplifies rounding: with lr 1 and maxIter 4 two float32 runs (PyTorch's, ours on
+    # either backend) part by 1e-4 after 5 steps. These options keep PyTorch's float32 run
+    # within 1e-6 of its float64 run, so the usual tolerance holds.
+    out += [optimizer_case(n, "LBFGS", o) for n, o in [
+        ("LBFGS/maxIter3", {"lr": 0.2, "maxIter": 3}),
+        ("LBFGS/history2", {"lr": 0.5, "maxIter": 3, "historySize": 2}),
+    ]]
     out.append(optimizer_case("NAdam/groups", "NAdam", {"lr": 0.01}, groups=[{"momentumDecay": 0.02}, {"lr": 0.05, "betas": [0.5, 0.9]}]))
     out.append(optimizer_case("Adadelta/groups", "Adadelta", {"rho": 0.95}, groups=[{"lr": 0.3}, {"weightDecay": 0.1}]))
     out.append(optimizer_case("SGD/groups", "SGD", {"lr": 0.1, "momentum": 0.5}, groups=[{"lr": 0.3}, {"momentum": 0.9, "weightDecay": 0.1}]))

@@ -4,9 +4,10 @@
 // 5 steps (RAdam 8, past its rectification threshold) on mean squared error, with optional
 // parameter groups and gradient clipping; after each step the loss, the clipped norm and
 // every parameter must match. Each case runs on both backends, eagerly and as a compiled
-// training step (tb.fn of zeroGrad, backward, clip, step). Tolerance: 16 ulp + 32 eps S for parameters (S the largest |value|
-// in the row) and 8 ulp + 16 eps sqrt(n) |loss| for the loss and the norm (n the number of
-// terms summed); five steps compound each step's rounding.
+// training step (tb.fn of zeroGrad, backward, clip, step); LBFGS, whose step(closure)
+// branches on values, eagerly only. Tolerance: 16 ulp + 32 eps S for parameters (S the
+// largest |value| in the row) and 8 ulp + 16 eps sqrt(n) |loss| for the loss and the norm
+// (n the number of terms summed); five steps compound each step's rounding.
 //
 // Schedulers: the rates after construction and after each step, for two parameter groups,
 // and OneCycleLR's momenta (Adam's beta1); ReduceLROnPlateau steps with the fixture's
@@ -23,7 +24,7 @@ type Options = Record<string, number | boolean | number[]>;
 
 interface OptimizerCase {
   name: string;
-  optimizer: "SGD" | "Adam" | "AdamW" | "RMSprop" | "Adagrad" | "NAdam" | "RAdam" | "Adamax" | "Adadelta";
+  optimizer: "SGD" | "Adam" | "AdamW" | "RMSprop" | "Adagrad" | "NAdam" | "RAdam" | "Adamax" | "Adadelta" | "LBFGS";
   options: Options;
   groups: Options[] | null;
   clip: { norm?: number; value?: number } | null;
@@ -92,6 +93,29 @@ function setup(c: OptimizerCase) {
     return [loss, norm];
   };
   return { model, step };
+}
+
+/** LBFGS: step(closure) evaluates the loss several times per step; eager only (its
+ *  iterations branch on values, so it has no compiled step). */
+function runLBFGS(c: OptimizerCase): void {
+  const model = new tb.nn.Sequential(new tb.nn.Linear(3, 5), new tb.nn.Tanh(), new tb.nn.Linear(5, 2));
+  model.loadStateDict(Object.fromEntries(Object.entries(c.state).map(([k, r]) => [k, toTensor(r)])));
+  const opt = new tb.optim.LBFGS(model.parameters(), c.options as Partial<tb.optim.LBFGSOptions>);
+  const x = toTensor(c.x);
+  const y = toTensor(c.y);
+  const closure = () => {
+    opt.zeroGrad();
+    const loss = tb.mseLoss(model(x), y);
+    loss.backward();
+    return loss;
+  };
+  for (let s = 0; s < c.losses.length; s++) {
+    const loss = opt.step(closure);
+    const errs = scalarErrors("loss", loss, c.losses[s]!, x.shape[0]! * 2);
+    const params = new Map(model.namedParameters());
+    for (const [k, w] of Object.entries(c.params[s]!)) errs.push(...compare(`parameter ${k}`, params.get(k) ?? null, w, { tol: PARAMS, n: 1 }));
+    assertNoMismatch(`LBFGS: ${c.name}, after step ${s + 1}`, errs);
+  }
 }
 
 function scalarErrors(what: string, got: Tensor, want: number, n: number): string[] {
@@ -174,6 +198,10 @@ for (const [name, backend] of backends) {
   describe(`optim.json on ${name}`, () => {
     beforeAll(() => tb.setBackend(backend));
     for (const c of fixture.optimizers) {
+      if (c.optimizer === "LBFGS") {
+        it(`${c.name} eager`, () => runLBFGS(c));
+        continue;
+      }
       it(`${c.name} eager`, () => runOptimizer(c, false));
       it(`${c.name} tb.fn`, () => runOptimizer(c, true));
     }

@@ -205,6 +205,26 @@ describe("optimizer API", () => {
     expect(new optim.Adadelta([a]).defaults).toEqual({ lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0 });
   });
 
+  it("LBFGS minimizes a quadratic through its closure and refuses unknown options", () => {
+    const w = new Variable(tb.tensor([3, -2]));
+    const opt = new optim.LBFGS([w], { maxIter: 10 });
+    const target = tb.tensor([1, 0.5]);
+    let calls = 0;
+    const closure = () => {
+      calls++;
+      opt.zeroGrad();
+      const loss = w.sub(target).square().mul(tb.tensor([1, 4])).sum();
+      loss.backward();
+      return loss;
+    };
+    expect(opt.step(closure).item()).toBe(29); // the first evaluation's loss
+    expect(calls).toBeGreaterThan(1);
+    expect(calls).toBeLessThanOrEqual(12); // maxEval = floor(10 * 5 / 4)
+    opt.step(closure);
+    [...(w.dataSync() as Float32Array)].forEach((v, i) => expect(v).toBeCloseTo([1, 0.5][i]!, 4));
+    expect(() => new optim.LBFGS([w], { max_iter: 5 } as never)).toThrow('LBFGS: unknown option "max_iter"');
+  });
+
   it("NAdam, RAdam, Adamax and Adadelta keep PyTorch's state keys", () => {
     const keys = (opt: { minimize(l: Tensor): Tensor; stateDict(): { state: Record<string, Record<string, Tensor>> } }, w: Variable) => {
       opt.minimize(w.mul(w).sum());
