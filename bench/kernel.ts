@@ -1,11 +1,13 @@
 // Kernel benchmark (not a test): this kernel against tslab, side by side, over the Jupyter
 // protocol from the same TypeScript client. Run after `npm run build`:
-//   node dist/bench/kernel.js [--runs 200] [--starts 5] [--no-tslab]
+//   node dist/bench/kernel.js [--runs 200] [--starts 5] [--no-tslab] [--no-history]
 // Measures: process start to first kernel_info_reply (client connected before the spawn,
 // so the request waits in ZeroMQ until the kernel binds); `1+1` execute round trip (reply
 // and idle) median and p95; a declaring cell (`const v<i>: number = <i>;`, a new name each
 // time, so the carried declarations grow) median; for this kernel also the interrupt_reply
-// latency while a cell loops synchronously. tslab is npm-installed into a temp folder.
+// latency while a cell loops synchronously; and, for this kernel in a fresh process, the
+// declaring-cell median and the kernel's RSS after 1, 100 and 1000 declaring cells (history
+// must not slow it). tslab is npm-installed into a temp folder.
 
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +17,17 @@ import * as zmq from "zeromq";
 import { KernelClient, newConnectionInfo } from "../kernel/client.js";
 import { kernelArgv } from "../kernel/cli.js";
 import { decode, encode, endpoint, makeMessage, signingKey } from "../kernel/wire.js";
+
+/** Declaring-cell latency and kernel RSS after a number of declaring cells. */
+interface HistoryPoint {
+  cells: number;
+  declaring: number;
+  rssMB: number;
+}
+
+const HISTORY_AT = [1, 100, 1000];
+/** Declaring cells timed at each point (their median is reported). */
+const HISTORY_SAMPLES = 21;
 
 interface Row {
   name: string;
@@ -65,6 +78,40 @@ async function startTime(argv: string[], cwd: string): Promise<number> {
   await new Promise((r) => child.once("exit", r));
   rmSync(dir, { recursive: true, force: true });
   return ms;
+}
+
+/** The kernel's resident set size in MB, read by a cell (this kernel runs cells in-process). */
+async function kernelRss(k: KernelClient): Promise<number> {
+  const r = await k.execute("process.memoryUsage().rss");
+  const out = r.outputs.find((m) => m.header.msg_type === "execute_result");
+  const text = (out?.content as { data?: Record<string, string> } | undefined)?.data?.["text/plain"] ?? "";
+  const bytes = Number(text.replace(/_/g, ""));
+  if (!Number.isFinite(bytes)) throw new Error(`bench: cannot read the kernel's RSS from ${JSON.stringify(text)}`);
+  return bytes / 1e6;
+}
+
+/**
+ * Declaring cells (`const h<i>: number = <i>;`, new names) in a fresh kernel: at each point
+ * of HISTORY_AT, the median of HISTORY_SAMPLES more declaring cells, then the RSS.
+ */
+async function measureHistory(argv: string[], cwd: string): Promise<HistoryPoint[]> {
+  const points: HistoryPoint[] = [];
+  const k = await KernelClient.launch({ argv, cwd }, 60_000);
+  try {
+    for (let i = 0; i < 20; i++) await timeCell(k, "1+1");
+    let n = 0;
+    for (const at of HISTORY_AT) {
+      while (n < at - 1) await timeCell(k, `const h${n++}: number = ${n};`);
+      const times: number[] = [];
+      for (let i = 0; i < HISTORY_SAMPLES; i++) times.push(await timeCell(k, `const h${n++}: number = ${n};`));
+      points.push({ cells: at, declaring: median(times), rssMB: await kernelRss(k) });
+    }
+  } catch (e) {
+    console.error(`bench: history measurement failed after ${points.length} points: ${(e as Error).message}`);
+  } finally {
+    await k.shutdown();
+  }
+  return points;
 }
 
 async function timeCell(k: KernelClient, code: string): Promise<number> {
@@ -133,6 +180,7 @@ const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "-"
 async function main(): Promise<void> {
   const cwd = mkdtempSync(join(tmpdir(), "tb-bench-nb-"));
   const rows: Row[] = [await measure("tensorbook", kernelArgv(), cwd, true)];
+  const history = process.argv.includes("--no-history") ? [] : await measureHistory(kernelArgv(), cwd);
   const tslab = process.argv.includes("--no-tslab") ? undefined : installTslab();
   if (tslab) rows.push(await measure("tslab", tslab.argv, tslab.dir, false));
   const [tb, other] = rows as [Row, Row | undefined];
@@ -155,6 +203,7 @@ async function main(): Promise<void> {
   console.log(`| \`1+1\` round trip, p95 | ${fmt(a.p95)} | ${fmt(b?.p95)} | ${ratio(a.p95, b?.p95)} |`);
   console.log(`| declaring cell, median | ${fmt(a.decl)} | ${fmt(b?.decl)} | ${ratio(a.decl, b?.decl)} |`);
   if (tb.interrupt) console.log(`| interrupt_reply during \`while (true) {}\`, median (max) | ${fmt(median(tb.interrupt))} (${fmt(Math.max(...tb.interrupt))}) | - | - |`);
+  for (const p of history) console.log(`| declaring cell after ${p.cells} declaring cell${p.cells === 1 ? "" : "s"}, median (kernel RSS MB) | ${fmt(p.declaring)} (${p.rssMB.toFixed(0)}) | - | - |`);
   rmSync(cwd, { recursive: true, force: true });
 }
 
