@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
 import { KernelClient, newConnectionInfo } from "../kernel/client.js";
-import { kernelArgv } from "../kernel/cli.js";
+import { KERNEL_ENV, kernelArgv } from "../kernel/cli.js";
 import { decode, encode, endpoint, makeMessage, signingKey } from "../kernel/wire.js";
 
 /** Declaring-cell latency and kernel RSS after a number of declaring cells. */
@@ -96,7 +96,8 @@ async function kernelRss(k: KernelClient): Promise<number> {
  */
 async function measureHistory(argv: string[], cwd: string): Promise<HistoryPoint[]> {
   const points: HistoryPoint[] = [];
-  const k = await KernelClient.launch({ argv, cwd }, 60_000);
+  // The environment of the installed kernelspec: RSS depends on it.
+  const k = await KernelClient.launch({ argv, cwd, env: { ...process.env, ...KERNEL_ENV } }, 60_000);
   try {
     for (let i = 0; i < 20; i++) await timeCell(k, "1+1");
     let n = 0;
