@@ -60,4 +60,7 @@ export interface Engine {
   isComplete(code: string): IsCompleteResult;
   /** Stops the running cell (sync loop or pending await); variables are kept. */
   interrupt(): void;
+  /** The CellIO of the cell whose code runs now, in its async context (a timer's or a
+   *  promise's of a finished cell too): where an error thrown there belongs. */
+  owner?(): CellIO | undefined;
 }

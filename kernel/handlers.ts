@@ -105,10 +105,12 @@ export class KernelHandlers {
 
   /**
    * An error nobody awaited (a throw in a timer, an unhandled rejection): shown on stderr of
-   * the running cell, or of the next cell when none runs.
+   * the cell that made it when known (owner), else of the running cell, or of the next cell
+   * when none runs.
    */
-  reportStray(text: string): void {
-    if (this.running) this.running.io.stderr(text);
+  reportStray(text: string, owner?: CellIO): void {
+    if (owner) owner.stderr(text);
+    else if (this.running) this.running.io.stderr(text);
     else this.strayErrors.push(text);
   }
 

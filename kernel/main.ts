@@ -88,9 +88,11 @@ export async function runKernel(connectionFile: string): Promise<void> {
     handlers?.interrupt(engine);
     toWorker({ kind: "interrupted" });
   });
-  // Errors nobody awaited must not kill the kernel: show them on the cell's stderr.
+  // Errors nobody awaited must not kill the kernel: show them on the stderr of the cell that
+  // made them (Node runs these handlers in the async context of the timer or promise that
+  // failed), else of the running or next cell.
   const stray = (kind: string) => (e: unknown) => {
-    if (handlers) handlers.reportStray(formatStray(kind, e));
+    if (handlers) handlers.reportStray(formatStray(kind, e), engine?.owner?.());
     else process.stderr.write(formatStray(kind, e));
   };
   process.on("uncaughtException", stray("Uncaught"));

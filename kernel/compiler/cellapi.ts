@@ -5,9 +5,11 @@
 //
 // Routing rule: output made by cell code (anything running in the AsyncLocalStorage
 // context entered when a cell starts: its timers, promise callbacks and event handlers
-// included) goes to the cell that is running now; if none is running it is held and
-// delivered to the next cell. Output of the kernel's own code (no cell context) goes to the
-// process's real stdout/stderr. Display calls always go to the running (or next) cell.
+// included) goes to the cell that made it, at once, even after that cell's reply: as
+// ipykernel sends a background thread's output with the parent of the cell that started
+// it, so a front end shows it under that cell. Display calls with no cell context (a comm
+// handler's) go to the running cell, or are held for the next one. Stream writes of the
+// kernel's own code (no cell context) go to the process's real stdout/stderr.
 //
 // A display the kernel cannot send (a bundle JSON cannot carry) throws in the display call
 // when a cell runs; held for the next cell, or made by a promise, its error goes to that
@@ -24,11 +26,21 @@ import type { MimeBundle, MimeMetadata } from "../../src/display/protocol.js";
 
 type Send = (io: CellIO) => void;
 
-/** Outputs held for the next cell while none runs (the oldest are dropped beyond this). */
+/** Outputs of no cell held for the next cell while none runs (the oldest are dropped beyond this). */
 const MAX_HELD = 10_000;
 
+/** The store of a cell's async context. It shows in util.inspect of promises made there
+ *  (Node prints kResourceStore), so it prints as one word that inspectText removes. */
+export class CellContext {
+  constructor(readonly io: CellIO) {}
+  [util.inspect.custom](): string {
+    return "cell";
+  }
+}
+
 class OutputRouter {
-  readonly context = new AsyncLocalStorage<number>();
+  /** The cell whose code runs now (set for the whole of its async context). */
+  readonly context = new AsyncLocalStorage<CellContext>();
   private current: CellIO | undefined;
   private held: Send[] = [];
   /** Async display bundles of the running cell, settled before the cell reports done. */
@@ -57,7 +69,8 @@ class OutputRouter {
   }
 
   send(fn: Send): void {
-    if (!this.current) {
+    const target = this.context.getStore()?.io ?? this.current;
+    if (!target) {
       // Bounded: a timer printing forever while no cell runs must not fill the memory.
       if (this.held.length >= MAX_HELD) this.held.shift();
       this.held.push(fn);
@@ -66,7 +79,7 @@ class OutputRouter {
     const outer = this.delivering;
     this.delivering = true;
     try {
-      fn(this.current);
+      fn(target);
     } finally {
       this.delivering = outer;
     }

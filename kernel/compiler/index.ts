@@ -31,7 +31,7 @@ import * as vm from "node:vm";
 import ts from "typescript";
 import type { CellIO, CompleteResult, Engine, ExecuteOutcome, InspectResult, IsCompleteResult, PagePayload } from "../engine.js";
 import { quiesce } from "../../src/display/protocol.js";
-import { bundleOf, installCellGlobals, router, runBeforeIdle, tslabModule } from "./cellapi.js";
+import { bundleOf, CellContext, installCellGlobals, router, runBeforeIdle, tslabModule } from "./cellapi.js";
 import { CellChecker, Prepared, type CellDiagnostic } from "./checker.js";
 import { ModuleLoader } from "./modules.js";
 import { cpToUtf16, helpRequest, isComplete, utf16ToCp } from "./syntax.js";
@@ -135,7 +135,7 @@ class TypeScriptEngine implements Engine {
       await new Promise((resolve) => setImmediate(resolve));
       if (this.interruptRequested) return interruptedOutcome();
       commit();
-      return await this.run(js, name);
+      return await this.run(js, name, io);
     } catch (e) {
       return this.maps.outcome(e);
     } finally {
@@ -145,13 +145,13 @@ class TypeScriptEngine implements Engine {
   }
 
   /** Runs an emitted cell script; resolves with its outcome once its output is out. */
-  private async run(js: string, name: string): Promise<ExecuteOutcome> {
+  private async run(js: string, name: string, io: CellIO): Promise<ExecuteOutcome> {
     const interrupted = new Promise<never>((_, reject) => (this.abort = reject));
     interrupted.catch(() => undefined);
     let done: Promise<[unknown] | undefined> | undefined;
     try {
       try {
-        done = router.context.run(0, () =>
+        done = router.context.run(new CellContext(io), () =>
           new vm.Script(js, { filename: name }).runInThisContext({ breakOnSigint: true, displayErrors: false }),
         ) as Promise<[unknown] | undefined>;
       } catch (e) {
@@ -248,6 +248,10 @@ class TypeScriptEngine implements Engine {
 
   isComplete(code: string): IsCompleteResult {
     return isComplete(code);
+  }
+
+  owner(): CellIO | undefined {
+    return router.context.getStore()?.io;
   }
 
   interrupt(): void {

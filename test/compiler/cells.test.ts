@@ -186,11 +186,12 @@ after`),
     expect(logged).toEqual(["once\n"]);
   });
 
-  it("late output of a callback goes to the cell running then", async () => {
+  it("late output of a callback goes to the cell that scheduled it, even while another runs", async () => {
     const first = await s.run("setTimeout(() => console.log('late'), 20); 'started'");
     expect(first.io.stdoutText()).toBe("");
     const second = await s.run("await new Promise((r) => setTimeout(r, 60)); 'second'");
-    expect(second.io.stdoutText()).toBe("late\n");
+    expect(second.io.stdoutText()).toBe("");
+    expect(first.io.stdoutText()).toBe("late\n");
   });
 
   it("top-level `using` disposes at the end of the cell; other declarations persist", async () => {
