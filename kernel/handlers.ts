@@ -8,6 +8,11 @@
 // - shell requests run one at a time, in arrival order; control requests do not queue;
 // - for execute_request: busy, execute_input, outputs..., execute_result | error, reply, idle,
 //   so every output of a cell, the result of top-level await included, precedes its idle;
+// - stream text is batched as ipykernel batches it: consecutive writes to one stream of one
+//   cell become one message, sent when 0.2 s passed since the first write, when 64 Ki characters
+//   are pending, or before any other message the kernel sends (so streams keep their order
+//   with display_data, error, execute_result, the reply and idle). A write inside a
+//   synchronous loop checks the clock itself, since no timer fires until the loop ends;
 // - after an error with stop_on_error, execute_requests that had arrived before the error
 //   was handled (sequence number <= the I/O thread's counter then) are answered "aborted";
 //   a silent request's error aborts nothing (ipykernel: `not silent and ... stop_on_error`);
@@ -67,6 +72,9 @@ export class KernelHandlers {
   private currentParent: Message | undefined;
   private pendingInput: { resolve: (s: string) => void; reject: (e: Error) => void; msgId: string } | undefined;
   private readonly log: (text: string) => void;
+  /** Stream text not yet sent: one stream of one cell (see the header). */
+  private stream: { parent: Message; name: string; parts: string[]; size: number; since: number } | undefined;
+  private streamTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: KernelOptions) {
     this.log = o.log ?? ((t) => process.stderr.write(`tensorbook: ${t}\n`));
@@ -120,6 +128,7 @@ export class KernelHandlers {
    * ipykernel's exit()) and its idle status, and is stored in the history.
    */
   exiting(code: number): void {
+    this.flushStream(); // a timer's last words before its process.exit
     const r = this.running;
     if (!r) return;
     this.running = undefined;
@@ -140,13 +149,45 @@ export class KernelHandlers {
     }
   }
 
+  /** Sends the pending stream text, if any, as one stream message. */
+  private flushStream(): void {
+    const s = this.stream;
+    if (!s) return;
+    this.stream = undefined;
+    if (this.streamTimer !== undefined) clearTimeout(this.streamTimer);
+    this.streamTimer = undefined;
+    this.send("iopub", this.message("stream", { name: s.name, text: s.parts.join("") }, s.parent));
+  }
+
+  /** Adds text to the pending stream, flushing first if it is another cell's or stream's. */
+  private write(parent: Message, name: string, text: string): void {
+    const s = this.stream;
+    if (s && (s.parent !== parent || s.name !== name)) this.flushStream();
+    const now = Date.now();
+    const t = (this.stream ??= { parent, name, parts: [], size: 0, since: now });
+    t.parts.push(text);
+    t.size += text.length;
+    if (t.size >= STREAM_BATCH_CHARS || now - t.since >= STREAM_INTERVAL_MS) return this.flushStream();
+    this.streamTimer ??= setTimeout(() => this.flushStream(), STREAM_INTERVAL_MS);
+  }
+
+  /** Every message leaves through here: pending stream text first, to keep the order. */
+  private send(channel: OutChannel, msg: Message): void {
+    if (this.stream && !(channel === "iopub" && msg.header.msg_type === "stream")) this.flushStream();
+    this.o.outbox.send(channel, msg);
+  }
+
+  private message(type: string, content: JsonObject, parent: Message | undefined, extra: { metadata?: JsonObject; buffers?: Buffer[] } = {}): Message {
+    return makeMessage(type, content, parent, this.o.session, { identities: [Buffer.from(`kernel.${this.o.session}.${type}`)], ...extra });
+  }
+
   private publish(type: string, content: JsonObject, parent: Message | undefined, extra: { metadata?: JsonObject; buffers?: Buffer[] } = {}): void {
-    this.o.outbox.send("iopub", makeMessage(type, content, parent, this.o.session, { identities: [Buffer.from(`kernel.${this.o.session}.${type}`)], ...extra }));
+    this.send("iopub", this.message(type, content, parent, extra));
   }
 
   private reply(channel: Channel, parent: Message, content: JsonObject): void {
     const type = parent.header.msg_type.replace(/_request$/, "_reply");
-    this.o.outbox.send(channel, makeMessage(type, content, parent, this.o.session));
+    this.send(channel, makeMessage(type, content, parent, this.o.session));
   }
 
   private async dispatch(channel: Channel, msg: Message, seq: number): Promise<void> {
@@ -335,8 +376,12 @@ export class KernelHandlers {
       if (!silent) this.publish(type, content, parent);
     };
     return {
-      stdout: (text: string) => pub("stream", { name: "stdout", text }),
-      stderr: (text: string) => pub("stream", { name: "stderr", text }),
+      stdout: (text: string) => {
+        if (!silent) this.write(parent, "stdout", text);
+      },
+      stderr: (text: string) => {
+        if (!silent) this.write(parent, "stderr", text);
+      },
       display: (data: MimeBundle, metadata: MimeMetadata = {}, displayId?: string) =>
         pub("display_data", { data, metadata, transient: displayId === undefined ? {} : { display_id: displayId } }),
       updateDisplay: (displayId: string, data: MimeBundle, metadata: MimeMetadata = {}) =>
@@ -350,12 +395,17 @@ export class KernelHandlers {
         return new Promise<string>((resolve, reject) => {
           const request = makeMessage("input_request", { prompt, password }, parent, this.o.session);
           this.pendingInput = { resolve, reject, msgId: request.header.msg_id };
-          this.o.outbox.send("stdin", request);
+          this.send("stdin", request);
         });
       },
     };
   }
 }
+
+/** Stream batching (see the header): ipykernel's flush_interval, and a size bound so a
+ *  synchronous loop's output goes out while it runs and no message grows without limit. */
+const STREAM_INTERVAL_MS = 200;
+const STREAM_BATCH_CHARS = 64 * 1024;
 
 function str(c: JsonObject, field: string): string {
   const v = c[field];

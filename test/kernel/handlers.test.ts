@@ -42,6 +42,20 @@ describe("handlers", () => {
     expect(h.of(msg, "execute_reply")[0]!.identities.map(String)).toEqual(["client"]);
   });
 
+  it("batches stream text into few messages, in order with other outputs, before the reply", async () => {
+    const h = harness();
+    const code = 'for (let i = 0; i < 20000; i++) console.log(String(i)); display({"text/plain": "d"}); console.log("after"); console.error("err"); console.log("last")';
+    const { msg, done } = h.request("execute_request", execute(code));
+    await done;
+    const streams = h.of(msg, "stream").map((m) => m.content as { name: string; text: string });
+    expect(streams.length).toBeLessThan(10);
+    const lines = Array.from({ length: 20000 }, (_, i) => `${i}\n`).join("");
+    expect(streams.slice(0, -3).map((s) => s.text).join("")).toBe(lines);
+    expect(streams.slice(-3)).toEqual([{ name: "stdout", text: "after\n" }, { name: "stderr", text: "err\n" }, { name: "stdout", text: "last\n" }]);
+    // The loop's text, then the display, then the three last streams, then the reply.
+    expect(h.trace(msg).slice(-7)).toEqual(["iopub:stream", "iopub:display_data", "iopub:stream", "iopub:stream", "iopub:stream", "shell:execute_reply", "iopub:status:idle"]);
+  });
+
   it("awaited results are published before idle; silent and store_history=false keep the count", async () => {
     const h = harness();
     const a = h.request("execute_request", execute("await sleep(20)\n5"));
