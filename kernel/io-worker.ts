@@ -5,7 +5,8 @@
 //   hb      REP     echo
 //   iopub   PUB     whatever the main thread posts, signed here
 //   shell   ROUTER  verified requests -> main thread (numbered, see `arrived`)
-//   control ROUTER  same, except interrupt_request: answered here at once, then SIGINT
+//   control ROUTER  same, except interrupt_request (answered here at once, then SIGINT) and
+//                   kernel_info_request (answered here: control never waits behind a cell)
 //   stdin   ROUTER  input_reply -> main thread
 //
 // Every incoming message is verified (HMAC, constant time) before anything else; a message
@@ -20,6 +21,15 @@
 // waits for the `closed` flag). Outgoing messages arrive as JSON text made by the main
 // thread (wire.ts serialize); this thread only signs them.
 //
+// Nothing is dropped on the way out: ZeroMQ's send high-water mark (1000 messages by default)
+// makes a PUB socket silently drop, and a client that missed an idle status waits forever,
+// so every socket's is unlimited. The main thread batches stream text (handlers.ts), so the
+// number of queued messages stays small even when a cell prints in a tight loop.
+//
+// shutdown_request on control goes to the main thread, which answers it and exits cleanly;
+// if the process still lives a second later (a cell stuck in a synchronous loop), this
+// thread answers if the main thread did not, closes the sockets and ends the process.
+//
 // JPY_PARENT_PID (main.ts passes it as parentPid): the thread polls that process once a
 // second, as ipykernel's ParentPollerUnix does, and when it is gone closes the sockets and
 // ends the process, even while the main thread is stuck in a cell.
@@ -27,9 +37,10 @@
 import { appendFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
+import { kernelInfoContent } from "./kernel-info.js";
 import { reviveMessage, type IoWorkerData, type ToMain, type ToWorker } from "./io-protocol.js";
 import { raiseSigint, sigintDelay, type SigintState } from "./sigint.js";
-import { decode, encode, endpoint, frame, makeMessage, ReplayGuard, signingKey } from "./wire.js";
+import { decode, encode, endpoint, frame, makeMessage, ReplayGuard, signingKey, type JsonObject, type Message } from "./wire.js";
 
 /** A socket whose sends are serialized (zeromq rejects a send while one is in flight). */
 class Outgoing {
@@ -74,10 +85,10 @@ async function run(): Promise<void> {
   const post = (m: ToMain) => port.postMessage(m);
 
   const hb = new zmq.Reply({ linger: 0 });
-  const iopub = new zmq.Publisher({ linger: 1000 });
-  const shell = new zmq.Router({ linger: 1000 });
-  const control = new zmq.Router({ linger: 1000 });
-  const stdin = new zmq.Router({ linger: 1000 });
+  const iopub = new zmq.Publisher({ linger: 1000, sendHighWaterMark: 0 });
+  const shell = new zmq.Router({ linger: 1000, sendHighWaterMark: 0 });
+  const control = new zmq.Router({ linger: 1000, sendHighWaterMark: 0 });
+  const stdin = new zmq.Router({ linger: 1000, sendHighWaterMark: 0 });
   opened.push(hb, iopub, shell, control, stdin);
   await Promise.all([
     hb.bind(endpoint(info, "hb")),
@@ -94,6 +105,16 @@ async function run(): Promise<void> {
     const { note } = m;
     if (m.channel === "iopub" && note.type === "status" && note.state === "busy" && note.parentType === "execute_request") executing = note.parentId;
     else if (m.channel === "shell" && note.type === "execute_reply" && note.parentId === executing) executing = undefined;
+    else if (note.type === "shutdown_reply") shutdownAnswered = true;
+  };
+  let shutdownAnswered = false;
+  /** busy, the reply on control, idle: a control request answered by this thread. */
+  const answer = (msg: Message, content: JsonObject, alsoIopub = false) => {
+    const type = msg.header.msg_type.replace(/_request$/, "_reply");
+    out.iopub.send(encode(makeMessage("status", { execution_state: "busy" }, msg, data.session, { identities: [] }), key));
+    out.control.send(encode(makeMessage(type, content, msg, data.session), key));
+    if (alsoIopub) out.iopub.send(encode(makeMessage(type, content, msg, data.session, { identities: [] }), key));
+    out.iopub.send(encode(makeMessage("status", { execution_state: "idle" }, msg, data.session, { identities: [] }), key));
   };
 
   // A SIGINT that lands while the main thread is type-checking, or between awaits before the
@@ -201,6 +222,21 @@ async function run(): Promise<void> {
       const target = executing;
       trace(`interrupt: SIGINT, running ${target ?? "nothing"}`);
       raiseSigint(sigint, () => insist(target));
+    } else if (channel === "control" && msg.header.msg_type === "kernel_info_request") {
+      answer(msg, kernelInfoContent());
+    } else if (channel === "control" && msg.header.msg_type === "shutdown_request") {
+      const seq = Atomics.add(arrived, 0, 1) + 1;
+      post({ kind: "request", channel, msg, seq });
+      setTimeout(() => {
+        // Still alive: the main thread is stuck in a cell. It may have answered and asked to
+        // close, then entered a cell queued before the shutdown, and never see `closed`
+        // (seen: 1 run in 6 with `while (true) {}`): ending the process is what was asked.
+        log("the kernel did not exit within 1 s of shutdown_request (a cell is stuck); ending the process");
+        if (!shutdownAnswered && !closing) answer(msg, { status: "ok", restart: msg.content.restart === true }, true);
+        // As the parent poller below: ZeroMQ delivers what lingers in its own threads, so
+        // the reply needs a moment after close before the process ends.
+        void close().then(() => setTimeout(() => process.kill(process.pid, "SIGKILL"), 500));
+      }, 1000);
     } else {
       const seq = Atomics.add(arrived, 0, 1) + 1;
       post({ kind: "request", channel, msg, seq });
