@@ -110,13 +110,23 @@ export function errorOutputs(nb: Notebook): string[] {
 /**
  * Per code cell, its text outputs in order: stream text and the text/plain of results and
  * displays. Cells tagged "timing" (inherently timing-dependent tables) are left out.
+ * Consecutive stream outputs of one stream are joined, as front ends show them: the kernel
+ * batches stream text by time (every 0.2 s), so where one message ends varies by run.
  */
 export function textOutputs(nb: Notebook): { cell: number; texts: string[] }[] {
   const cells: { cell: number; texts: string[] }[] = [];
   nb.cells.forEach((c, i) => {
     if (c.cell_type !== "code" || c.metadata.tags?.includes("timing")) return;
-    const texts = (c.outputs ?? []).map((o) =>
-      o.output_type === "stream" ? `${o.name}: ${joined(o.text)}` : o.output_type === "error" ? `error: ${o.ename}: ${o.evalue}` : joined(o.data?.["text/plain"] as string | string[] | undefined));
+    const texts: string[] = [];
+    let lastStream: string | undefined;
+    for (const o of c.outputs ?? []) {
+      if (o.output_type === "stream" && o.name === lastStream) {
+        texts[texts.length - 1] += joined(o.text);
+        continue;
+      }
+      lastStream = o.output_type === "stream" ? o.name : undefined;
+      texts.push(o.output_type === "stream" ? `${o.name}: ${joined(o.text)}` : o.output_type === "error" ? `error: ${o.ename}: ${o.evalue}` : joined(o.data?.["text/plain"] as string | string[] | undefined));
+    }
     cells.push({ cell: i, texts });
   });
   return cells;

@@ -18,10 +18,10 @@ RUNS = int(os.environ.get("TENSORBOOK_NB_RUNS", "20"))
 DISPLAY = 'Symbol.for("Jupyter.display")'
 
 # (source, expected outputs, one (output_type, key, value) per output; value None = key
-# present). Each console.log is its own stream message, so nbclient keeps them apart.
+# present). Consecutive console.log lines are batched into one stream message, as ipykernel does.
 CELLS = [
     ('const greeting = "hello";\ngreeting', [("execute_result", "text/plain", "'hello'")]),
-    ('console.log("line 1");\nconsole.log("line 2")', [("stream", "stdout", "line 1\n"), ("stream", "stdout", "line 2\n")]),
+    ('console.log("line 1");\nconsole.log("line 2")', [("stream", "stdout", "line 1\nline 2\n")]),
     ("let total = 0;\nfor (let i = 1; i <= 10; i++) total += i;\ntotal", [("execute_result", "text/plain", "55")]),
     ("const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));", []),
     ("await sleep(5);\ntotal * 2", [("execute_result", "text/plain", "110")]),
@@ -47,7 +47,7 @@ CELLS = [
     ('const wrong: number = "not a number";', [("error", "ename", "TSError")]),
     ("JSON.stringify({ total, greeting })", [("execute_result", "text/plain", "'{\"total\":55,\"greeting\":\"hello\"}'")]),
     ('display.svg(\'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>\')', [("display_data", "image/svg+xml", None)]),
-    ("for (let i = 0; i < 3; i++) console.log(`tick ${i}`);", [("stream", "stdout", "tick 0\n"), ("stream", "stdout", "tick 1\n"), ("stream", "stdout", "tick 2\n")]),
+    ("for (let i = 0; i < 3; i++) console.log(`tick ${i}`);", [("stream", "stdout", "tick 0\ntick 1\ntick 2\n")]),
     ("counter.inc()", [("execute_result", "text/plain", "3")]),
     ('"done"', [("execute_result", "text/plain", "'done'")]),
 ]
