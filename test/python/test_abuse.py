@@ -26,7 +26,9 @@ import time
 import unittest
 
 import zmq
-from jupyter_client.manager import KernelManager, start_new_kernel
+from jupyter_client.manager import start_new_kernel
+
+from kernel_wait import Kernel
 
 TIMEOUT = 60
 
@@ -61,30 +63,6 @@ def gone(pid):
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
-
-
-class Kernel:
-    """A started kernel with a client; stopped on exit."""
-
-    def __init__(self, name="tensorbook", scheme=None):
-        self.km = KernelManager(kernel_name=name)
-        if scheme:
-            self.km.session.signature_scheme = scheme
-        self.km.start_kernel()
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=TIMEOUT)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.kc.stop_channels()
-        if self.km.is_alive():
-            self.km.shutdown_kernel(now=True)
-
-    def exit_code(self, timeout=15):
-        return self.km.provisioner.process.wait(timeout=timeout)
 
 
 class CellsCannotKillTheKernel(unittest.TestCase):

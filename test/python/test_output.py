@@ -17,30 +17,9 @@ Run by test/python/output.test.ts with the kernelspec "tensorbook" installed.
 import time
 import unittest
 
-from jupyter_client.manager import KernelManager
-
-from kernel_wait import reply_to, wait_running
+from kernel_wait import Kernel, reply_to, wait_running
 
 TIMEOUT = 60
-
-
-class Kernel:
-    """A started kernel with a client; stopped on exit."""
-
-    def __init__(self):
-        self.km = KernelManager(kernel_name="tensorbook")
-        self.km.start_kernel()
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=TIMEOUT)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.kc.stop_channels()
-        if self.km.is_alive():
-            self.km.shutdown_kernel(now=True)
 
 
 def iopub_until_idle(kc, msg_id, timeout=TIMEOUT):
