@@ -15,46 +15,18 @@
 import type { Tensor } from "../tensor/tensor.js";
 import type { Variable } from "../graph/variable.js";
 import { abs, add, div, exp, expm1, gt, log, maximum, mul, neg, sqrt, sub, where } from "../ops/elementwise.js";
-import { Optimizer, scalarVar, stateLike, withOptions, type ParamGroup, type ParamGroupInput, type State } from "./optimizer.js";
+import {
+  biasCorrection, BetasOptimizer, decay, Optimizer, scalarVar, splitBetas, stateLike, withOptions,
+  type BetasGroupInput, type ParamGroup, type ParamGroupInput, type State,
+} from "./optimizer.js";
 
 /** Options of an optimizer with betas: the pair as PyTorch takes it (betas: [b1, b2]), or
  *  beta1 and beta2 on their own. */
 export type BetasInput<H> = Partial<H> & { betas?: [number, number] };
 
-/** A parameter group of an optimizer with betas; it may give betas as a pair. */
-export type BetasGroupInput<H> = ParamGroupInput<H> & { betas?: [number, number] };
-
-function splitBetas<T extends { betas?: [number, number] }>(input: T): Omit<T, "betas"> & { beta1?: number; beta2?: number } {
-  const { betas, ...rest } = input;
-  return betas ? { ...rest, beta1: betas[0], beta2: betas[1] } : rest;
-}
-
-/** The base of optimizers with betas: betas given as a pair in options and groups, and
- *  beta1 a scheduled hyperparameter (a Variable that OneCycleLR may cycle). */
-abstract class BetasOptimizer<H extends { lr: number; beta1: number; beta2: number }> extends Optimizer<H> {
-  override addParamGroup(input: BetasGroupInput<H>): void {
-    super.addParamGroup(splitBetas(input) as ParamGroupInput<H>);
-  }
-  protected override scheduledHypers(): string[] {
-    return ["beta1"];
-  }
-}
-
 /** m + (g - m)(1 - beta1), PyTorch's exp_avg.lerp_(grad, 1 - beta1). */
 function lerpMoment(m: Tensor, g: Tensor, beta1: Tensor): Tensor {
   return add(m, mul(sub(g, m), sub(1, beta1)));
-}
-
-/** 1 - beta^t as -expm1(t log beta), accurate in float32 where 1 - pow(beta, t) is not (see
- *  Adam in optimizer.ts). */
-function biasCorrection(t: Tensor, beta: Tensor | number): Tensor {
-  return neg(expm1(mul(t, typeof beta === "number" ? Math.log(beta) : log(beta))));
-}
-
-/** Weight decay: coupled adds weightDecay p to g; decoupled scales p by 1 - lr weightDecay. */
-function decay(p: Variable, grad: Tensor, lr: Tensor, weightDecay: number, decoupled: boolean): [Tensor, Tensor] {
-  if (!weightDecay) return [p, grad];
-  return decoupled ? [mul(p, sub(1, mul(lr, weightDecay))), grad] : [p, add(grad, mul(p, weightDecay))];
 }
 
 export interface NAdamOptions {

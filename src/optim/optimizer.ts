@@ -357,24 +357,51 @@ function adamDefaults(name: string, options: AdamInput, weightDecay: number): Ad
   return withOptions(name, { lr: 1e-3, beta1, beta2, eps: 1e-8, weightDecay, amsgrad: false }, rest);
 }
 
-/** An Adam parameter group may give betas as a pair, as the constructor takes them. */
-type AdamGroupInput = ParamGroupInput<AdamOptions> & { betas?: [number, number] };
+/** A parameter group of an optimizer with betas may give them as a pair, as PyTorch's. */
+export type BetasGroupInput<H> = ParamGroupInput<H> & { betas?: [number, number] };
+
+/** Options or a group with `betas: [b1, b2]` as separate beta1 and beta2. */
+export function splitBetas<T extends { betas?: [number, number] }>(input: T): Omit<T, "betas"> & { beta1?: number; beta2?: number } {
+  const { betas, ...rest } = input;
+  return betas ? { ...rest, beta1: betas[0], beta2: betas[1] } : rest;
+}
+
+/** The base of optimizers with betas: betas given as a pair in options and groups, and
+ *  beta1 a scheduled hyperparameter (a Variable that OneCycleLR may cycle). */
+export abstract class BetasOptimizer<H extends { lr: number; beta1: number; beta2: number }> extends Optimizer<H> {
+  override addParamGroup(input: BetasGroupInput<H>): void {
+    super.addParamGroup(splitBetas(input) as ParamGroupInput<H>);
+  }
+  protected override scheduledHypers(): string[] {
+    return ["beta1"];
+  }
+}
+
+/** 1 - beta^t as -expm1(t log beta): in float32, 1 - pow(0.999, t) keeps only about four
+ *  digits (pow lands within an ulp of 1, and 0.999 itself rounds to 0.99900001), which made
+ *  every Adam step about 1e-5 too large; PyTorch computes these in double. A plain-number
+ *  beta's log is taken in double here. */
+export function biasCorrection(t: Tensor, beta: Tensor | number): Tensor {
+  return neg(expm1(mul(t, typeof beta === "number" ? Math.log(beta) : log(beta))));
+}
+
+/** Weight decay, as [p, g] for the update: coupled adds weightDecay p to g; decoupled
+ *  (AdamW's) scales p by 1 - lr weightDecay. */
+export function decay(p: Variable, grad: Tensor, lr: Tensor, weightDecay: number, decoupled: boolean): [Tensor, Tensor] {
+  if (!weightDecay) return [p, grad];
+  return decoupled ? [mul(p, sub(1, mul(lr, weightDecay))), grad] : [p, add(grad, mul(p, weightDecay))];
+}
+
+type AdamGroupInput = BetasGroupInput<AdamOptions>;
 
 /** Adam (Kingma and Ba), PyTorch's form: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *  p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). AdamW decays p by
  *  (1 - lr wd) first instead of adding wd p to g. */
-export class Adam extends Optimizer<AdamOptions> {
+export class Adam extends BetasOptimizer<AdamOptions> {
   protected readonly stateKeys = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
   protected readonly decoupled: boolean = false;
   constructor(params: Iterable<Tensor> | Iterable<AdamGroupInput>, options: AdamInput = {}) {
     super(params, adamDefaults(new.target.name, options, 0));
-  }
-  override addParamGroup(input: AdamGroupInput): void {
-    const { betas, ...rest } = input;
-    super.addParamGroup(betas ? { ...rest, beta1: betas[0], beta2: betas[1] } : rest);
-  }
-  protected override scheduledHypers(): string[] {
-    return ["beta1"];
   }
   protected initState(p: Tensor, group: ParamGroup<AdamOptions>): State {
     const s: State = { step: scalarVar(0, "step"), exp_avg: stateLike(p, "exp_avg"), exp_avg_sq: stateLike(p, "exp_avg_sq") };
@@ -382,24 +409,15 @@ export class Adam extends Optimizer<AdamOptions> {
     return s;
   }
   protected update(p: Variable, grad: Tensor, s: State, group: ParamGroup<AdamOptions>): void {
-    const { beta2, eps, weightDecay } = group;
+    const { beta2, eps } = group;
     const lr = group.lrVar;
     const beta1 = group.vars.beta1!;
-    let p0: Tensor = p;
-    let g = grad;
-    if (weightDecay) {
-      if (this.decoupled) p0 = mul(p, sub(1, mul(lr, weightDecay)));
-      else g = add(g, mul(p, weightDecay));
-    }
+    const [p0, g] = decay(p, grad, lr, group.weightDecay, this.decoupled);
     const t = add(s.step!, 1);
     const m = add(mul(s.exp_avg!, beta1), mul(g, sub(1, beta1)));
     const v = add(mul(s.exp_avg_sq!, beta2), mul(mul(g, g), 1 - beta2));
-    // Bias corrections 1 - beta^t as -expm1(t log beta): in float32, 1 - pow(0.999, t) keeps
-    // only about four digits (pow lands within an ulp of 1, and 0.999 itself rounds to
-    // 0.99900001), which made every step about 1e-5 too large; PyTorch computes these in
-    // double. beta2 is a plain number, so its log is taken in double here.
-    const bc1 = neg(expm1(mul(t, log(beta1))));
-    const bc2 = neg(expm1(mul(t, Math.log(beta2))));
+    const bc1 = biasCorrection(t, beta1);
+    const bc2 = biasCorrection(t, beta2);
     let vMax = v;
     if (group.amsgrad) {
       vMax = maximum(s.max_exp_avg_sq!, v);
